@@ -1,0 +1,268 @@
+//! Request extractors that report failures in HyperFleet's error shape.
+//!
+//! Dropshot's own `TypedBody` and `Query` fail with an `HttpError` that knows
+//! neither the request id nor which field was wrong. These wrappers publish
+//! the same OpenAPI metadata as dropshot's, but keep a parse failure as an
+//! [`Error`] with field details; the handler gets it from `into_inner()?`.
+
+use async_trait::async_trait;
+use dropshot::{
+    ApiEndpointBodyContentType, ExclusiveExtractor, ExtractorMetadata, Path, Query,
+    RequestContext, ServerContext, SharedExtractor, TypedBody, UntypedBody,
+};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, ErrorCode, FieldError};
+
+/// A JSON request body of type `T`.
+#[derive(Debug)]
+pub struct JsonBody<T>(Result<T, Error>);
+
+/// The query string, parsed into `T`.
+#[derive(Debug)]
+pub struct QueryParams<T>(Result<T, Error>);
+
+/// The path parameters, parsed into `T`.
+#[derive(Debug)]
+pub struct PathParams<T>(Result<T, Error>);
+
+macro_rules! into_inner {
+    ($($extractor:ident),*) => {$(
+        impl<T> $extractor<T> {
+            /// The parsed value, or the 400 error that explains why the
+            /// request could not be parsed.
+            pub fn into_inner(self) -> Result<T, Error> {
+                self.0
+            }
+        }
+    )*};
+}
+into_inner!(JsonBody, QueryParams, PathParams);
+
+#[async_trait]
+impl<T> ExclusiveExtractor for JsonBody<T>
+where
+    T: JsonSchema + DeserializeOwned + Send + Sync + 'static,
+{
+    async fn from_request<Context: ServerContext>(
+        rqctx: &RequestContext<Context>,
+        request: hyper::Request<dropshot::Body>,
+    ) -> Result<Self, dropshot::HttpError> {
+        let request_id = rqctx.request_id.as_str();
+        if let Err(error) = check_json_content_type(request.headers()) {
+            return Ok(Self(Err(error.with_request_id(request_id))));
+        }
+        let parsed = match UntypedBody::from_request(rqctx, request).await {
+            Ok(body) => parse_json(body.as_bytes()),
+            Err(error) => Err(body_read_error(error)),
+        };
+        Ok(Self(parsed.map_err(|e| e.with_request_id(request_id))))
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <TypedBody<T> as ExclusiveExtractor>::metadata(content_type)
+    }
+}
+
+#[async_trait]
+impl<T> SharedExtractor for QueryParams<T>
+where
+    T: JsonSchema + DeserializeOwned + Send + Sync + 'static,
+{
+    async fn from_request<Context: ServerContext>(
+        rqctx: &RequestContext<Context>,
+    ) -> Result<Self, dropshot::HttpError> {
+        let query = rqctx.request.uri().query().unwrap_or("");
+        let parsed = parse_query(query).map_err(|e| e.with_request_id(&rqctx.request_id));
+        Ok(Self(parsed))
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <Query<T> as SharedExtractor>::metadata(content_type)
+    }
+}
+
+#[async_trait]
+impl<T> SharedExtractor for PathParams<T>
+where
+    T: JsonSchema + DeserializeOwned + Send + Sync + 'static,
+{
+    async fn from_request<Context: ServerContext>(
+        rqctx: &RequestContext<Context>,
+    ) -> Result<Self, dropshot::HttpError> {
+        let parsed = <Path<T> as SharedExtractor>::from_request(rqctx)
+            .await
+            .map(Path::into_inner)
+            .map_err(|e| {
+                Error::new(ErrorCode::BadRequest, e.external_message)
+                    .with_request_id(&rqctx.request_id)
+            });
+        Ok(Self(parsed))
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <Path<T> as SharedExtractor>::metadata(content_type)
+    }
+}
+
+/// A missing content type is read as JSON (as curl's `-d` users expect);
+/// anything else but `application/json` (parameters such as charset allowed)
+/// is refused before the body is read.
+fn check_json_content_type(headers: &http::HeaderMap) -> Result<(), Error> {
+    let Some(value) = headers.get(http::header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let mime = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    match mime.as_deref() {
+        Some("application/json") => Ok(()),
+        _ => Err(Error::new(
+            ErrorCode::BadRequest,
+            format!(
+                "unsupported content type {:?}: send application/json",
+                String::from_utf8_lossy(value.as_bytes())
+            ),
+        )),
+    }
+}
+
+fn body_read_error(error: dropshot::HttpError) -> Error {
+    if error.external_message.contains("exceeded maximum size") {
+        Error::new(ErrorCode::PayloadTooLarge, error.external_message)
+    } else {
+        Error::new(ErrorCode::BadRequest, error.external_message)
+    }
+}
+
+/// Parse a JSON body; a syntax error is `BadRequest`, a well-formed body of
+/// the wrong shape is `ValidationFailed` naming the field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize(deserializer) {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            if inner.is_data() {
+                let message = strip_position(&inner.to_string());
+                let field = field_of(&path, &message);
+                Err(Error::validation(vec![FieldError { field, message }]))
+            } else {
+                Err(Error::new(ErrorCode::BadRequest, format!("malformed JSON body: {inner}")))
+            }
+        }
+    }
+}
+
+/// Parse a query string into `T`; unknown, repeated or malformed parameters
+/// are `BadRequest` naming the parameter.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
+    let deserializer =
+        serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.into_inner().to_string();
+        let field = field_of(&path, &message);
+        let mut error = Error::new(
+            ErrorCode::BadRequest,
+            format!("invalid query parameter {field}: {message}"),
+        );
+        error.details.push(FieldError { field, message });
+        error
+    })
+}
+
+/// serde reports a missing field at its parent's path, naming the field in
+/// backquotes (an unknown one already at its own path); give the full path.
+fn field_of(path: &str, message: &str) -> String {
+    let parent = if path == "." { "" } else { path };
+    let named = ["missing field `", "unknown field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    match (parent, named) {
+        (parent, Some(name)) if parent.rsplit('.').next() == Some(name) => parent.to_string(),
+        ("", Some(name)) => name.to_string(),
+        (parent, Some(name)) => format!("{parent}.{name}"),
+        (parent, None) => parent.to_string(),
+    }
+}
+
+/// serde_json appends " at line 1 column 12", which helps nobody once the
+/// field is named.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        name: String,
+        spec: Inner,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Inner {
+        node_count: i32,
+    }
+
+    fn body_error(json: &str) -> Error {
+        match parse_json::<Outer>(json.as_bytes()) {
+            Ok(value) => panic!("{json} parsed as {value:?}"),
+            Err(error) => error,
+        }
+    }
+
+    #[test]
+    fn names_the_field_of_shape_errors() {
+        let missing = body_error(r#"{"name":"a","spec":{}}"#);
+        assert_eq!(missing.error, ErrorCode::ValidationFailed);
+        assert_eq!(missing.details[0].field, "spec.nodeCount");
+
+        let unknown = body_error(r#"{"name":"a","spec":{"nodeCount":1},"colour":"red"}"#);
+        assert_eq!(unknown.details[0].field, "colour");
+
+        let typed = body_error(r#"{"name":"a","spec":{"nodeCount":"three"}}"#);
+        assert_eq!(typed.details[0].field, "spec.nodeCount");
+        assert!(!typed.details[0].message.contains("line"), "{}", typed.details[0].message);
+    }
+
+    #[test]
+    fn syntax_errors_are_bad_requests() {
+        assert_eq!(body_error(r#"{"name":"#).error, ErrorCode::BadRequest);
+        assert_eq!(body_error("not json").error, ErrorCode::BadRequest);
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Page {
+        page: Option<u32>,
+    }
+
+    #[test]
+    fn names_the_offending_query_parameter() {
+        let bad = parse_query::<Page>("page=abc").expect_err("abc is not a page");
+        assert_eq!(bad.details[0].field, "page");
+        let unknown = parse_query::<Page>("colour=red").expect_err("unknown parameter");
+        assert_eq!(unknown.details[0].field, "colour");
+        let repeated = parse_query::<Page>("page=1&page=2").expect_err("repeated parameter");
+        assert_eq!(repeated.details[0].field, "page");
+        assert_eq!(parse_query::<Page>("").map(|p| p.page).ok(), Some(None));
+    }
+}

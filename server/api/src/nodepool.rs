@@ -1,0 +1,134 @@
+//! Wire types of node pools.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::cluster::example_time;
+use crate::resource::{Labels, ResourceStatus};
+
+/// The `kind` of a node pool.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum NodePoolKind {
+    #[default]
+    NodePool,
+}
+
+/// The `kind` of a node-pool list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum NodePoolListKind {
+    #[default]
+    NodePoolList,
+}
+
+/// What the user wants the node pool to be.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodePoolSpec {
+    /// Number of nodes, 1 to 1000.
+    #[schemars(range(min = 1, max = 1000))]
+    pub node_count: i32,
+    /// Machine type: 1-63 lowercase letters, digits and `-`.
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9-]+$"))]
+    pub machine_type: String,
+}
+
+/// A request to create a node pool in a cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(example = "NodePoolCreateRequest::example")]
+pub struct NodePoolCreateRequest {
+    /// Node-pool name, unique within its cluster: an RFC 1123 label that does
+    /// not parse as a UUID.
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    pub name: String,
+    /// The desired node pool.
+    pub spec: NodePoolSpec,
+    /// Labels for organising and filtering.
+    #[serde(default)]
+    pub labels: Labels,
+}
+
+impl NodePoolCreateRequest {
+    /// The seed's node-pool request.
+    pub fn example() -> Self {
+        Self {
+            name: "my-nodepool".into(),
+            spec: NodePoolSpec { node_count: 5, machine_type: "n1-standard-4".into() },
+            labels: [("workload", "general")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+}
+
+/// A node pool: a group of identical nodes in a cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(example = "NodePool::example")]
+pub struct NodePool {
+    /// Always `NodePool`.
+    pub kind: NodePoolKind,
+    /// Server-assigned id.
+    pub id: Uuid,
+    /// Path of this node pool in the API.
+    pub href: String,
+    /// The id of the cluster the node pool belongs to.
+    pub cluster_id: Uuid,
+    /// Name, unique within the cluster.
+    pub name: String,
+    /// Starts at 1; rises on every change of spec or labels and on delete.
+    pub generation: i64,
+    /// The desired node pool.
+    pub spec: NodePoolSpec,
+    /// Labels.
+    pub labels: Labels,
+    /// Aggregated status from the adapters.
+    pub status: ResourceStatus,
+    /// When the node pool was created.
+    pub created_at: DateTime<Utc>,
+    /// When anything about the node pool last changed, status included.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl NodePool {
+    fn example() -> Self {
+        let request = NodePoolCreateRequest::example();
+        let cluster_id = Uuid::from_u128(0x1f0e_8c1a_6b3d_4e8f_9a2b_3c4d5e6f7a8b);
+        let id = Uuid::from_u128(0x7d2c_41b0_93e5_4f6a_8b1c_2d3e4f5a6b7c);
+        let at = example_time();
+        Self {
+            kind: NodePoolKind::NodePool,
+            id,
+            href: format!("{}/clusters/{cluster_id}/nodepools/{id}", crate::BASE_PATH),
+            cluster_id,
+            name: request.name,
+            generation: 1,
+            spec: request.spec,
+            labels: request.labels,
+            status: crate::ResourceStatus {
+                phase: crate::Phase::Pending,
+                last_transition_time: at,
+                message: "waiting for validation, infrastructure".into(),
+            },
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
+/// One page of node pools.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NodePoolList {
+    /// Always `NodePoolList`.
+    pub kind: NodePoolListKind,
+    /// The node pools of this page.
+    pub items: Vec<NodePool>,
+    /// How many node pools match, over all pages.
+    pub total: u64,
+    /// This page's number, from 1.
+    pub page: u32,
+    /// The page size asked for.
+    pub size: u32,
+}

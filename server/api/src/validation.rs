@@ -1,0 +1,275 @@
+//! The value rules of DESIGN.md section 2, checked before anything is stored.
+//!
+//! Each check appends to a list instead of returning early, so a 400 names
+//! every offending field at once.
+
+use uuid::Uuid;
+
+use crate::cluster::{ClusterCreateRequest, ClusterSpec};
+use crate::error::{Error, ErrorCode, FieldError};
+use crate::nodepool::{NodePoolCreateRequest, NodePoolSpec};
+use crate::resource::{DEFAULT_PAGE_SIZE, Labels, ListParams, MAX_PAGE_SIZE, Page};
+
+/// Longest name, label name part, label value and spec string.
+pub const MAX_NAME_LEN: usize = 63;
+/// Longest DNS prefix of a label key.
+pub const MAX_LABEL_PREFIX_LEN: usize = 253;
+/// Most labels on one resource.
+pub const MAX_LABELS: usize = 64;
+/// Allowed `nodeCount` values.
+pub const NODE_COUNT: std::ops::RangeInclusive<i32> = 1..=1000;
+
+/// Collects the offending fields of one request.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<FieldError>);
+
+impl Problems {
+    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError { field: field.into(), message: message.into() });
+    }
+
+    /// `Ok` when nothing was wrong, else a `ValidationFailed` listing it all.
+    pub fn into_result(self) -> Result<(), Error> {
+        if self.0.is_empty() { Ok(()) } else { Err(Error::validation(self.0)) }
+    }
+}
+
+/// Check a create-cluster request.
+pub fn check_cluster_create(request: &ClusterCreateRequest) -> Result<(), Error> {
+    let mut problems = Problems::default();
+    check_name(&mut problems, "name", &request.name);
+    check_cluster_spec(&mut problems, &request.spec);
+    check_labels(&mut problems, "labels", &request.labels);
+    problems.into_result()
+}
+
+/// Check a create-node-pool request.
+pub fn check_nodepool_create(request: &NodePoolCreateRequest) -> Result<(), Error> {
+    let mut problems = Problems::default();
+    check_name(&mut problems, "name", &request.name);
+    check_nodepool_spec(&mut problems, &request.spec);
+    check_labels(&mut problems, "labels", &request.labels);
+    problems.into_result()
+}
+
+fn check_cluster_spec(problems: &mut Problems, spec: &ClusterSpec) {
+    check_token(problems, "spec.provider", &spec.provider);
+    check_token(problems, "spec.region", &spec.region);
+    check_node_count(problems, spec.node_count);
+}
+
+fn check_nodepool_spec(problems: &mut Problems, spec: &NodePoolSpec) {
+    check_node_count(problems, spec.node_count);
+    check_token(problems, "spec.machineType", &spec.machine_type);
+}
+
+fn check_node_count(problems: &mut Problems, node_count: i32) {
+    if !NODE_COUNT.contains(&node_count) {
+        problems.add(
+            "spec.nodeCount",
+            format!("must be between {} and {}", NODE_COUNT.start(), NODE_COUNT.end()),
+        );
+    }
+}
+
+/// A resource name: RFC 1123 label that cannot be mistaken for an id.
+pub fn check_name(problems: &mut Problems, field: &str, name: &str) {
+    if !is_dns_label(name) {
+        problems.add(
+            field,
+            "must be 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit",
+        );
+    } else if Uuid::parse_str(name).is_ok() {
+        problems.add(field, "must not be a UUID: names and ids share the same path segment");
+    }
+}
+
+/// Is `value` a name that could belong to a resource? Used to tell a bad
+/// path segment from a missing resource.
+pub fn is_valid_name(value: &str) -> bool {
+    is_dns_label(value) && Uuid::parse_str(value).is_err()
+}
+
+fn check_token(problems: &mut Problems, field: &str, value: &str) {
+    let ok = (1..=MAX_NAME_LEN).contains(&value.len())
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !ok {
+        problems.add(field, "must be 1-63 lowercase letters, digits or '-'");
+    }
+}
+
+/// Labels in Kubernetes syntax.
+pub fn check_labels(problems: &mut Problems, field: &str, labels: &Labels) {
+    if labels.len() > MAX_LABELS {
+        problems.add(field, format!("at most {MAX_LABELS} labels are allowed"));
+    }
+    for (key, value) in labels {
+        if let Err(message) = check_label_key(key) {
+            problems.add(format!("{field}.{key}"), message);
+        }
+        if let Err(message) = check_label_value(value) {
+            problems.add(format!("{field}.{key}"), message);
+        }
+    }
+}
+
+/// A label key: `[prefix/]name`, prefix a DNS subdomain, name at most 63
+/// characters of letters, digits, `-`, `_` and `.`, alphanumeric at both ends.
+pub fn check_label_key(key: &str) -> Result<(), String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    if let Some(prefix) = prefix {
+        let ok = !prefix.is_empty()
+            && prefix.len() <= MAX_LABEL_PREFIX_LEN
+            && prefix.split('.').all(is_dns_label);
+        if !ok {
+            return Err(format!(
+                "label key prefix {prefix:?} must be a DNS subdomain of at most 253 characters"
+            ));
+        }
+    }
+    if name.is_empty() || !is_label_word(name) {
+        return Err(format!(
+            "label key {key:?} must be at most 63 letters, digits, '-', '_' or '.', \
+             starting and ending with a letter or digit, with an optional DNS prefix and '/'"
+        ));
+    }
+    Ok(())
+}
+
+/// A label value: empty, or like the name part of a key.
+pub fn check_label_value(value: &str) -> Result<(), String> {
+    if value.is_empty() || is_label_word(value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "label value {value:?} must be at most 63 letters, digits, '-', '_' or '.', \
+             starting and ending with a letter or digit"
+        ))
+    }
+}
+
+fn is_label_word(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    let middle_ok = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+    !bytes.is_empty()
+        && bytes.len() <= MAX_NAME_LEN
+        && bytes.iter().all(middle_ok)
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+}
+
+fn is_dns_label(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    let edge_ok = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    !bytes.is_empty()
+        && bytes.len() <= MAX_NAME_LEN
+        && bytes.iter().all(|b| edge_ok(b) || *b == b'-')
+        && bytes.first().is_some_and(edge_ok)
+        && bytes.last().is_some_and(edge_ok)
+}
+
+/// Check paging parameters and fill in the defaults.
+pub fn check_page(params: &ListParams) -> Result<Page, Error> {
+    let page = params.page.unwrap_or(1);
+    let size = params.size.unwrap_or(DEFAULT_PAGE_SIZE);
+    let mut details = Vec::new();
+    if page < 1 {
+        details.push(FieldError { field: "page".into(), message: "must be at least 1".into() });
+    }
+    if !(1..=MAX_PAGE_SIZE).contains(&size) {
+        details.push(FieldError {
+            field: "size".into(),
+            message: format!("must be between 1 and {MAX_PAGE_SIZE}"),
+        });
+    }
+    if details.is_empty() {
+        return Ok(Page { page, size });
+    }
+    let names: Vec<&str> = details.iter().map(|d| d.field.as_str()).collect();
+    let mut error =
+        Error::new(ErrorCode::BadRequest, format!("invalid query parameter {}", names.join(", ")));
+    error.details = details;
+    Err(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(result: Result<(), Error>) -> Vec<String> {
+        match result {
+            Ok(()) => Vec::new(),
+            Err(error) => error.details.into_iter().map(|d| d.field).collect(),
+        }
+    }
+
+    #[test]
+    fn the_seed_request_is_valid() {
+        assert_eq!(fields(check_cluster_create(&ClusterCreateRequest::example())), Vec::<String>::new());
+        assert_eq!(fields(check_nodepool_create(&NodePoolCreateRequest::example())), Vec::<String>::new());
+    }
+
+    #[test]
+    fn lists_every_offending_field() {
+        let mut request = ClusterCreateRequest::example();
+        request.name = "Bad_Name".into();
+        request.spec.node_count = 0;
+        request.spec.region = "US East".into();
+        request.labels.insert("bad key".into(), "ok".into());
+        assert_eq!(
+            fields(check_cluster_create(&request)),
+            ["name", "spec.region", "spec.nodeCount", "labels.bad key"]
+        );
+    }
+
+    #[test]
+    fn names() {
+        for good in ["a", "my-test-cluster", "0abc", &"x".repeat(63)] {
+            assert!(is_valid_name(good), "{good}");
+        }
+        let uuid = Uuid::new_v4();
+        for bad in [
+            String::new(),
+            "-a".into(),
+            "a-".into(),
+            "A".into(),
+            "a_b".into(),
+            "x".repeat(64),
+            uuid.to_string(),
+            uuid.simple().to_string(),
+        ] {
+            assert!(!is_valid_name(&bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn labels() {
+        for good in ["team", "example.io/tier", "a.b_c-d", &"k".repeat(63)] {
+            assert_eq!(check_label_key(good), Ok(()), "{good}");
+        }
+        for bad in ["", "/x", "x/", "a:b", "a,b", "-a", "Ex.io/a", &"k".repeat(64)] {
+            assert!(check_label_key(bad).is_err(), "{bad}");
+        }
+        for good in ["", "production", "v1.2_3"] {
+            assert_eq!(check_label_value(good), Ok(()), "{good}");
+        }
+        for bad in ["a b", "a:b", "a,b", "-x", &"v".repeat(64)] {
+            assert!(check_label_value(bad).is_err(), "{bad}");
+        }
+        let many: Labels = (0..65).map(|i| (format!("k{i}"), String::new())).collect();
+        assert_eq!(fields({ let mut p = Problems::default(); check_labels(&mut p, "labels", &many); p.into_result() }), ["labels"]);
+    }
+
+    #[test]
+    fn pages() {
+        let params = |page, size| ListParams { page, size };
+        assert_eq!(check_page(&params(None, None)).ok(), Some(Page { page: 1, size: 100 }));
+        assert_eq!(check_page(&params(Some(3), Some(1000))).ok(), Some(Page { page: 3, size: 1000 }));
+        for (page, size) in [(Some(0), None), (None, Some(0)), (None, Some(1001))] {
+            assert!(check_page(&params(page, size)).is_err());
+        }
+    }
+}
