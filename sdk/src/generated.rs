@@ -5,7 +5,7 @@
 #[allow(unused_imports)]
 pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
 #[allow(unused_imports)]
-use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderExt};
+use progenitor_client::{ClientHooks, OperationInfo, RequestBuilderExt, encode_path};
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
@@ -23,10 +23,7 @@ pub mod types {
         ///Always `Cluster`.
         pub kind: ClusterKind,
         ///Labels.
-        pub labels: ::std::collections::BTreeMap<
-            ::std::string::String,
-            ::std::string::String,
-        >,
+        pub labels: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
         ///Unique name.
         pub name: ::std::string::String,
         ///The desired cluster.
@@ -50,10 +47,7 @@ pub mod types {
             default,
             skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
         )]
-        pub labels: ::std::collections::BTreeMap<
-            ::std::string::String,
-            ::std::string::String,
-        >,
+        pub labels: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
         ///Unique cluster name: an RFC 1123 label (1-63 lowercase letters, digits and `-`, starting and ending with a letter or digit) that does not parse as a UUID.
         pub name: ClusterCreateRequestName,
         ///The desired cluster.
@@ -81,30 +75,26 @@ pub mod types {
     }
     impl ::std::str::FromStr for ClusterCreateRequestName {
         type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 63usize {
                 return Err("longer than 63 characters".into());
             }
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").unwrap() });
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").unwrap()
+                });
             if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$\"".into(),
-                );
+                return Err("doesn't match pattern \"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$\"".into());
             }
             Ok(Self(value.to_string()))
         }
     }
     impl ::std::convert::TryFrom<&str> for ClusterCreateRequestName {
         type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -139,7 +129,7 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd
+        PartialOrd,
     )]
     pub enum ClusterKind {
         Cluster,
@@ -153,9 +143,7 @@ pub mod types {
     }
     impl ::std::str::FromStr for ClusterKind {
         type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
                 "Cluster" => Ok(Self::Cluster),
                 _ => Err("invalid value".into()),
@@ -164,9 +152,7 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for ClusterKind {
         type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -208,7 +194,7 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd
+        PartialOrd,
     )]
     pub enum ClusterListKind {
         ClusterList,
@@ -222,9 +208,7 @@ pub mod types {
     }
     impl ::std::str::FromStr for ClusterListKind {
         type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
                 "ClusterList" => Ok(Self::ClusterList),
                 _ => Err("invalid value".into()),
@@ -233,9 +217,7 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for ClusterListKind {
         type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -281,17 +263,15 @@ pub mod types {
     }
     impl ::std::str::FromStr for ClusterSpecProvider {
         type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 63usize {
                 return Err("longer than 63 characters".into());
             }
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[a-z0-9-]+$").unwrap() });
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^[a-z0-9-]+$").unwrap());
             if PATTERN.find(value).is_none() {
                 return Err("doesn't match pattern \"^[a-z0-9-]+$\"".into());
             }
@@ -300,9 +280,7 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for ClusterSpecProvider {
         type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -343,17 +321,15 @@ pub mod types {
     }
     impl ::std::str::FromStr for ClusterSpecRegion {
         type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 63usize {
                 return Err("longer than 63 characters".into());
             }
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[a-z0-9-]+$").unwrap() });
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^[a-z0-9-]+$").unwrap());
             if PATTERN.find(value).is_none() {
                 return Err("doesn't match pattern \"^[a-z0-9-]+$\"".into());
             }
@@ -362,9 +338,7 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for ClusterSpecRegion {
         type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -417,7 +391,7 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd
+        PartialOrd,
     )]
     pub enum ErrorCode {
         ///400: a field of the request has a value the API does not accept.
@@ -480,9 +454,7 @@ pub mod types {
     }
     impl ::std::str::FromStr for ErrorCode {
         type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
                 "ValidationFailed" => Ok(Self::ValidationFailed),
                 "BadRequest" => Ok(Self::BadRequest),
@@ -507,9 +479,7 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for ErrorCode {
         type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -561,10 +531,7 @@ pub mod types {
         ///Always `NodePool`.
         pub kind: NodePoolKind,
         ///Labels.
-        pub labels: ::std::collections::BTreeMap<
-            ::std::string::String,
-            ::std::string::String,
-        >,
+        pub labels: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
         ///Name, unique within the cluster.
         pub name: ::std::string::String,
         ///The desired node pool.
@@ -588,10 +555,7 @@ pub mod types {
             default,
             skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
         )]
-        pub labels: ::std::collections::BTreeMap<
-            ::std::string::String,
-            ::std::string::String,
-        >,
+        pub labels: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
         ///Node-pool name, unique within its cluster: an RFC 1123 label that does not parse as a UUID.
         pub name: NodePoolCreateRequestName,
         ///The desired node pool.
@@ -619,30 +583,26 @@ pub mod types {
     }
     impl ::std::str::FromStr for NodePoolCreateRequestName {
         type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 63usize {
                 return Err("longer than 63 characters".into());
             }
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").unwrap() });
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").unwrap()
+                });
             if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$\"".into(),
-                );
+                return Err("doesn't match pattern \"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$\"".into());
             }
             Ok(Self(value.to_string()))
         }
     }
     impl ::std::convert::TryFrom<&str> for NodePoolCreateRequestName {
         type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -677,7 +637,7 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd
+        PartialOrd,
     )]
     pub enum NodePoolKind {
         NodePool,
@@ -691,9 +651,7 @@ pub mod types {
     }
     impl ::std::str::FromStr for NodePoolKind {
         type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
                 "NodePool" => Ok(Self::NodePool),
                 _ => Err("invalid value".into()),
@@ -702,9 +660,7 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for NodePoolKind {
         type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -746,7 +702,7 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd
+        PartialOrd,
     )]
     pub enum NodePoolListKind {
         NodePoolList,
@@ -760,9 +716,7 @@ pub mod types {
     }
     impl ::std::str::FromStr for NodePoolListKind {
         type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
                 "NodePoolList" => Ok(Self::NodePoolList),
                 _ => Err("invalid value".into()),
@@ -771,9 +725,7 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for NodePoolListKind {
         type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -818,17 +770,15 @@ pub mod types {
     }
     impl ::std::str::FromStr for NodePoolSpecMachineType {
         type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 63usize {
                 return Err("longer than 63 characters".into());
             }
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[a-z0-9-]+$").unwrap() });
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^[a-z0-9-]+$").unwrap());
             if PATTERN.find(value).is_none() {
                 return Err("doesn't match pattern \"^[a-z0-9-]+$\"".into());
             }
@@ -837,9 +787,7 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for NodePoolSpecMachineType {
         type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -874,7 +822,7 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd
+        PartialOrd,
     )]
     pub enum Phase {
         ///No adapter has reported yet.
@@ -899,9 +847,7 @@ pub mod types {
     }
     impl ::std::str::FromStr for Phase {
         type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
                 "Pending" => Ok(Self::Pending),
                 "Not Ready" => Ok(Self::NotReady),
@@ -913,9 +859,7 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for Phase {
         type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -956,10 +900,7 @@ pub mod types {
             id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             kind: ::std::result::Result<super::ClusterKind, ::std::string::String>,
             labels: ::std::result::Result<
-                ::std::collections::BTreeMap<
-                    ::std::string::String,
-                    ::std::string::String,
-                >,
+                ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
                 ::std::string::String,
             >,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -994,9 +935,7 @@ pub mod types {
             {
                 self.created_at = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for created_at: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
                 self
             }
             pub fn generation<T>(mut self, value: T) -> Self
@@ -1006,9 +945,7 @@ pub mod types {
             {
                 self.generation = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for generation: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for generation: {e}"));
                 self
             }
             pub fn href<T>(mut self, value: T) -> Self
@@ -1018,9 +955,7 @@ pub mod types {
             {
                 self.href = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for href: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for href: {e}"));
                 self
             }
             pub fn id<T>(mut self, value: T) -> Self
@@ -1040,26 +975,19 @@ pub mod types {
             {
                 self.kind = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for kind: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for kind: {e}"));
                 self
             }
             pub fn labels<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::collections::BTreeMap<
-                        ::std::string::String,
-                        ::std::string::String,
+                        ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
                     >,
-                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.labels = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for labels: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for labels: {e}"));
                 self
             }
             pub fn name<T>(mut self, value: T) -> Self
@@ -1069,9 +997,7 @@ pub mod types {
             {
                 self.name = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for name: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
                 self
             }
             pub fn spec<T>(mut self, value: T) -> Self
@@ -1081,9 +1007,7 @@ pub mod types {
             {
                 self.spec = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for spec: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for spec: {e}"));
                 self
             }
             pub fn status<T>(mut self, value: T) -> Self
@@ -1093,9 +1017,7 @@ pub mod types {
             {
                 self.status = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
                 self
             }
             pub fn updated_at<T>(mut self, value: T) -> Self
@@ -1105,9 +1027,7 @@ pub mod types {
             {
                 self.updated_at = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for updated_at: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for updated_at: {e}"));
                 self
             }
         }
@@ -1149,16 +1069,10 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct ClusterCreateRequest {
             labels: ::std::result::Result<
-                ::std::collections::BTreeMap<
-                    ::std::string::String,
-                    ::std::string::String,
-                >,
+                ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
                 ::std::string::String,
             >,
-            name: ::std::result::Result<
-                super::ClusterCreateRequestName,
-                ::std::string::String,
-            >,
+            name: ::std::result::Result<super::ClusterCreateRequestName, ::std::string::String>,
             spec: ::std::result::Result<super::ClusterSpec, ::std::string::String>,
         }
         impl ::std::default::Default for ClusterCreateRequest {
@@ -1174,18 +1088,13 @@ pub mod types {
             pub fn labels<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::collections::BTreeMap<
-                        ::std::string::String,
-                        ::std::string::String,
+                        ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
                     >,
-                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.labels = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for labels: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for labels: {e}"));
                 self
             }
             pub fn name<T>(mut self, value: T) -> Self
@@ -1195,9 +1104,7 @@ pub mod types {
             {
                 self.name = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for name: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
                 self
             }
             pub fn spec<T>(mut self, value: T) -> Self
@@ -1207,14 +1114,11 @@ pub mod types {
             {
                 self.spec = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for spec: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for spec: {e}"));
                 self
             }
         }
-        impl ::std::convert::TryFrom<ClusterCreateRequest>
-        for super::ClusterCreateRequest {
+        impl ::std::convert::TryFrom<ClusterCreateRequest> for super::ClusterCreateRequest {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: ClusterCreateRequest,
@@ -1237,10 +1141,7 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct ClusterList {
-            items: ::std::result::Result<
-                ::std::vec::Vec<super::Cluster>,
-                ::std::string::String,
-            >,
+            items: ::std::result::Result<::std::vec::Vec<super::Cluster>, ::std::string::String>,
             kind: ::std::result::Result<super::ClusterListKind, ::std::string::String>,
             page: ::std::result::Result<u32, ::std::string::String>,
             size: ::std::result::Result<u32, ::std::string::String>,
@@ -1265,9 +1166,7 @@ pub mod types {
             {
                 self.items = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for items: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for items: {e}"));
                 self
             }
             pub fn kind<T>(mut self, value: T) -> Self
@@ -1277,9 +1176,7 @@ pub mod types {
             {
                 self.kind = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for kind: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for kind: {e}"));
                 self
             }
             pub fn page<T>(mut self, value: T) -> Self
@@ -1289,9 +1186,7 @@ pub mod types {
             {
                 self.page = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for page: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for page: {e}"));
                 self
             }
             pub fn size<T>(mut self, value: T) -> Self
@@ -1301,9 +1196,7 @@ pub mod types {
             {
                 self.size = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for size: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for size: {e}"));
                 self
             }
             pub fn total<T>(mut self, value: T) -> Self
@@ -1313,9 +1206,7 @@ pub mod types {
             {
                 self.total = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for total: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for total: {e}"));
                 self
             }
         }
@@ -1346,18 +1237,9 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct ClusterSpec {
-            node_count: ::std::result::Result<
-                ::std::num::NonZeroU32,
-                ::std::string::String,
-            >,
-            provider: ::std::result::Result<
-                super::ClusterSpecProvider,
-                ::std::string::String,
-            >,
-            region: ::std::result::Result<
-                super::ClusterSpecRegion,
-                ::std::string::String,
-            >,
+            node_count: ::std::result::Result<::std::num::NonZeroU32, ::std::string::String>,
+            provider: ::std::result::Result<super::ClusterSpecProvider, ::std::string::String>,
+            region: ::std::result::Result<super::ClusterSpecRegion, ::std::string::String>,
         }
         impl ::std::default::Default for ClusterSpec {
             fn default() -> Self {
@@ -1376,9 +1258,7 @@ pub mod types {
             {
                 self.node_count = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for node_count: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for node_count: {e}"));
                 self
             }
             pub fn provider<T>(mut self, value: T) -> Self
@@ -1388,9 +1268,7 @@ pub mod types {
             {
                 self.provider = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for provider: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for provider: {e}"));
                 self
             }
             pub fn region<T>(mut self, value: T) -> Self
@@ -1400,9 +1278,7 @@ pub mod types {
             {
                 self.region = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for region: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for region: {e}"));
                 self
             }
         }
@@ -1429,16 +1305,11 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct Error {
-            details: ::std::result::Result<
-                ::std::vec::Vec<super::FieldError>,
-                ::std::string::String,
-            >,
+            details:
+                ::std::result::Result<::std::vec::Vec<super::FieldError>, ::std::string::String>,
             error: ::std::result::Result<super::ErrorCode, ::std::string::String>,
             message: ::std::result::Result<::std::string::String, ::std::string::String>,
-            request_id: ::std::result::Result<
-                ::std::string::String,
-                ::std::string::String,
-            >,
+            request_id: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
         impl ::std::default::Default for Error {
             fn default() -> Self {
@@ -1458,9 +1329,7 @@ pub mod types {
             {
                 self.details = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for details: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for details: {e}"));
                 self
             }
             pub fn error<T>(mut self, value: T) -> Self
@@ -1470,9 +1339,7 @@ pub mod types {
             {
                 self.error = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for error: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for error: {e}"));
                 self
             }
             pub fn message<T>(mut self, value: T) -> Self
@@ -1482,9 +1349,7 @@ pub mod types {
             {
                 self.message = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for message: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for message: {e}"));
                 self
             }
             pub fn request_id<T>(mut self, value: T) -> Self
@@ -1494,9 +1359,7 @@ pub mod types {
             {
                 self.request_id = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for request_id: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for request_id: {e}"));
                 self
             }
         }
@@ -1544,9 +1407,7 @@ pub mod types {
             {
                 self.field = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for field: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for field: {e}"));
                 self
             }
             pub fn message<T>(mut self, value: T) -> Self
@@ -1556,9 +1417,7 @@ pub mod types {
             {
                 self.message = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for message: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for message: {e}"));
                 self
             }
         }
@@ -1600,9 +1459,7 @@ pub mod types {
             {
                 self.status = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
                 self
             }
         }
@@ -1611,12 +1468,16 @@ pub mod types {
             fn try_from(
                 value: Health,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self { status: value.status? })
+                Ok(Self {
+                    status: value.status?,
+                })
             }
         }
         impl ::std::convert::From<super::Health> for Health {
             fn from(value: super::Health) -> Self {
-                Self { status: Ok(value.status) }
+                Self {
+                    status: Ok(value.status),
+                }
             }
         }
         #[derive(Clone, Debug)]
@@ -1631,10 +1492,7 @@ pub mod types {
             id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             kind: ::std::result::Result<super::NodePoolKind, ::std::string::String>,
             labels: ::std::result::Result<
-                ::std::collections::BTreeMap<
-                    ::std::string::String,
-                    ::std::string::String,
-                >,
+                ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
                 ::std::string::String,
             >,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -1670,9 +1528,7 @@ pub mod types {
             {
                 self.cluster_id = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for cluster_id: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for cluster_id: {e}"));
                 self
             }
             pub fn created_at<T>(mut self, value: T) -> Self
@@ -1682,9 +1538,7 @@ pub mod types {
             {
                 self.created_at = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for created_at: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
                 self
             }
             pub fn generation<T>(mut self, value: T) -> Self
@@ -1694,9 +1548,7 @@ pub mod types {
             {
                 self.generation = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for generation: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for generation: {e}"));
                 self
             }
             pub fn href<T>(mut self, value: T) -> Self
@@ -1706,9 +1558,7 @@ pub mod types {
             {
                 self.href = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for href: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for href: {e}"));
                 self
             }
             pub fn id<T>(mut self, value: T) -> Self
@@ -1728,26 +1578,19 @@ pub mod types {
             {
                 self.kind = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for kind: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for kind: {e}"));
                 self
             }
             pub fn labels<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::collections::BTreeMap<
-                        ::std::string::String,
-                        ::std::string::String,
+                        ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
                     >,
-                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.labels = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for labels: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for labels: {e}"));
                 self
             }
             pub fn name<T>(mut self, value: T) -> Self
@@ -1757,9 +1600,7 @@ pub mod types {
             {
                 self.name = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for name: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
                 self
             }
             pub fn spec<T>(mut self, value: T) -> Self
@@ -1769,9 +1610,7 @@ pub mod types {
             {
                 self.spec = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for spec: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for spec: {e}"));
                 self
             }
             pub fn status<T>(mut self, value: T) -> Self
@@ -1781,9 +1620,7 @@ pub mod types {
             {
                 self.status = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
                 self
             }
             pub fn updated_at<T>(mut self, value: T) -> Self
@@ -1793,9 +1630,7 @@ pub mod types {
             {
                 self.updated_at = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for updated_at: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for updated_at: {e}"));
                 self
             }
         }
@@ -1839,16 +1674,10 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct NodePoolCreateRequest {
             labels: ::std::result::Result<
-                ::std::collections::BTreeMap<
-                    ::std::string::String,
-                    ::std::string::String,
-                >,
+                ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
                 ::std::string::String,
             >,
-            name: ::std::result::Result<
-                super::NodePoolCreateRequestName,
-                ::std::string::String,
-            >,
+            name: ::std::result::Result<super::NodePoolCreateRequestName, ::std::string::String>,
             spec: ::std::result::Result<super::NodePoolSpec, ::std::string::String>,
         }
         impl ::std::default::Default for NodePoolCreateRequest {
@@ -1864,18 +1693,13 @@ pub mod types {
             pub fn labels<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::collections::BTreeMap<
-                        ::std::string::String,
-                        ::std::string::String,
+                        ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
                     >,
-                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.labels = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for labels: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for labels: {e}"));
                 self
             }
             pub fn name<T>(mut self, value: T) -> Self
@@ -1885,9 +1709,7 @@ pub mod types {
             {
                 self.name = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for name: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
                 self
             }
             pub fn spec<T>(mut self, value: T) -> Self
@@ -1897,14 +1719,11 @@ pub mod types {
             {
                 self.spec = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for spec: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for spec: {e}"));
                 self
             }
         }
-        impl ::std::convert::TryFrom<NodePoolCreateRequest>
-        for super::NodePoolCreateRequest {
+        impl ::std::convert::TryFrom<NodePoolCreateRequest> for super::NodePoolCreateRequest {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: NodePoolCreateRequest,
@@ -1916,8 +1735,7 @@ pub mod types {
                 })
             }
         }
-        impl ::std::convert::From<super::NodePoolCreateRequest>
-        for NodePoolCreateRequest {
+        impl ::std::convert::From<super::NodePoolCreateRequest> for NodePoolCreateRequest {
             fn from(value: super::NodePoolCreateRequest) -> Self {
                 Self {
                     labels: Ok(value.labels),
@@ -1928,10 +1746,7 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct NodePoolList {
-            items: ::std::result::Result<
-                ::std::vec::Vec<super::NodePool>,
-                ::std::string::String,
-            >,
+            items: ::std::result::Result<::std::vec::Vec<super::NodePool>, ::std::string::String>,
             kind: ::std::result::Result<super::NodePoolListKind, ::std::string::String>,
             page: ::std::result::Result<u32, ::std::string::String>,
             size: ::std::result::Result<u32, ::std::string::String>,
@@ -1956,9 +1771,7 @@ pub mod types {
             {
                 self.items = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for items: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for items: {e}"));
                 self
             }
             pub fn kind<T>(mut self, value: T) -> Self
@@ -1968,9 +1781,7 @@ pub mod types {
             {
                 self.kind = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for kind: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for kind: {e}"));
                 self
             }
             pub fn page<T>(mut self, value: T) -> Self
@@ -1980,9 +1791,7 @@ pub mod types {
             {
                 self.page = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for page: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for page: {e}"));
                 self
             }
             pub fn size<T>(mut self, value: T) -> Self
@@ -1992,9 +1801,7 @@ pub mod types {
             {
                 self.size = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for size: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for size: {e}"));
                 self
             }
             pub fn total<T>(mut self, value: T) -> Self
@@ -2004,9 +1811,7 @@ pub mod types {
             {
                 self.total = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for total: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for total: {e}"));
                 self
             }
         }
@@ -2037,14 +1842,9 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct NodePoolSpec {
-            machine_type: ::std::result::Result<
-                super::NodePoolSpecMachineType,
-                ::std::string::String,
-            >,
-            node_count: ::std::result::Result<
-                ::std::num::NonZeroU32,
-                ::std::string::String,
-            >,
+            machine_type:
+                ::std::result::Result<super::NodePoolSpecMachineType, ::std::string::String>,
+            node_count: ::std::result::Result<::std::num::NonZeroU32, ::std::string::String>,
         }
         impl ::std::default::Default for NodePoolSpec {
             fn default() -> Self {
@@ -2062,9 +1862,7 @@ pub mod types {
             {
                 self.machine_type = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for machine_type: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for machine_type: {e}"));
                 self
             }
             pub fn node_count<T>(mut self, value: T) -> Self
@@ -2074,9 +1872,7 @@ pub mod types {
             {
                 self.node_count = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for node_count: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for node_count: {e}"));
                 self
             }
         }
@@ -2112,7 +1908,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     last_transition_time: Err(
-                        "no value supplied for last_transition_time".to_string(),
+                        "no value supplied for last_transition_time".to_string()
                     ),
                     message: Err("no value supplied for message".to_string()),
                     phase: Err("no value supplied for phase".to_string()),
@@ -2125,13 +1921,9 @@ pub mod types {
                 T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.last_transition_time = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for last_transition_time: {e}"
-                        )
-                    });
+                self.last_transition_time = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for last_transition_time: {e}")
+                });
                 self
             }
             pub fn message<T>(mut self, value: T) -> Self
@@ -2141,9 +1933,7 @@ pub mod types {
             {
                 self.message = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for message: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for message: {e}"));
                 self
             }
             pub fn phase<T>(mut self, value: T) -> Self
@@ -2153,9 +1943,7 @@ pub mod types {
             {
                 self.phase = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for phase: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for phase: {e}"));
                 self
             }
         }
@@ -2187,18 +1975,12 @@ pub mod types {
         pub struct ConversionError(::std::borrow::Cow<'static, str>);
         impl ::std::error::Error for ConversionError {}
         impl ::std::fmt::Display for ConversionError {
-            fn fmt(
-                &self,
-                f: &mut ::std::fmt::Formatter<'_>,
-            ) -> Result<(), ::std::fmt::Error> {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
                 ::std::fmt::Display::fmt(&self.0, f)
             }
         }
         impl ::std::fmt::Debug for ConversionError {
-            fn fmt(
-                &self,
-                f: &mut ::std::fmt::Formatter<'_>,
-            ) -> Result<(), ::std::fmt::Error> {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
                 ::std::fmt::Debug::fmt(&self.0, f)
             }
         }
@@ -2234,7 +2016,9 @@ impl Client {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
-            reqwest::ClientBuilder::new().connect_timeout(dur).timeout(dur)
+            reqwest::ClientBuilder::new()
+                .connect_timeout(dur)
+                .timeout(dur)
         };
         #[cfg(target_arch = "wasm32")]
         let client = reqwest::ClientBuilder::new();
@@ -2271,127 +2055,127 @@ impl ClientHooks<()> for &Client {}
 impl Client {
     /**List clusters, oldest first, one page at a time
 
-Sends a `GET` request to `/api/hyperfleet/v1/clusters`
+    Sends a `GET` request to `/api/hyperfleet/v1/clusters`
 
-Arguments:
-- `page`: Page number, from 1 (default 1).
-- `size`: Items per page, 1 to 1000 (default 100).
-```ignore
-let response = client.cluster_list()
-    .page(page)
-    .size(size)
-    .send()
-    .await;
-```*/
+    Arguments:
+    - `page`: Page number, from 1 (default 1).
+    - `size`: Items per page, 1 to 1000 (default 100).
+    ```ignore
+    let response = client.cluster_list()
+        .page(page)
+        .size(size)
+        .send()
+        .await;
+    ```*/
     pub fn cluster_list(&self) -> builder::ClusterList<'_> {
         builder::ClusterList::new(self)
     }
     /**Create a cluster
 
-The cluster starts in phase `Pending` at generation 1; adapters then report on it and its phase follows their reports. The name must be unique among existing clusters.
+    The cluster starts in phase `Pending` at generation 1; adapters then report on it and its phase follows their reports. The name must be unique among existing clusters.
 
-Sends a `POST` request to `/api/hyperfleet/v1/clusters`
+    Sends a `POST` request to `/api/hyperfleet/v1/clusters`
 
-```ignore
-let response = client.cluster_create()
-    .body(body)
-    .send()
-    .await;
-```*/
+    ```ignore
+    let response = client.cluster_create()
+        .body(body)
+        .send()
+        .await;
+    ```*/
     pub fn cluster_create(&self) -> builder::ClusterCreate<'_> {
         builder::ClusterCreate::new(self)
     }
     /**Get one cluster by id or by name
 
-Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}`
+    Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}`
 
-Arguments:
-- `cluster`: The cluster's id or its name.
-```ignore
-let response = client.cluster_view()
-    .cluster(cluster)
-    .send()
-    .await;
-```*/
+    Arguments:
+    - `cluster`: The cluster's id or its name.
+    ```ignore
+    let response = client.cluster_view()
+        .cluster(cluster)
+        .send()
+        .await;
+    ```*/
     pub fn cluster_view(&self) -> builder::ClusterView<'_> {
         builder::ClusterView::new(self)
     }
     /**List the node pools of a cluster, oldest first, one page at a time
 
-Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools`
+    Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools`
 
-Arguments:
-- `cluster`: The cluster's id or its name.
-- `page`: Page number, from 1 (default 1).
-- `size`: Items per page, 1 to 1000 (default 100).
-```ignore
-let response = client.nodepool_list()
-    .cluster(cluster)
-    .page(page)
-    .size(size)
-    .send()
-    .await;
-```*/
+    Arguments:
+    - `cluster`: The cluster's id or its name.
+    - `page`: Page number, from 1 (default 1).
+    - `size`: Items per page, 1 to 1000 (default 100).
+    ```ignore
+    let response = client.nodepool_list()
+        .cluster(cluster)
+        .page(page)
+        .size(size)
+        .send()
+        .await;
+    ```*/
     pub fn nodepool_list(&self) -> builder::NodepoolList<'_> {
         builder::NodepoolList::new(self)
     }
     /**Create a node pool in a cluster
 
-The node pool starts in phase `Pending` at generation 1. The name must be unique within the cluster.
+    The node pool starts in phase `Pending` at generation 1. The name must be unique within the cluster.
 
-Sends a `POST` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools`
+    Sends a `POST` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools`
 
-Arguments:
-- `cluster`: The cluster's id or its name.
-- `body`
-```ignore
-let response = client.nodepool_create()
-    .cluster(cluster)
-    .body(body)
-    .send()
-    .await;
-```*/
+    Arguments:
+    - `cluster`: The cluster's id or its name.
+    - `body`
+    ```ignore
+    let response = client.nodepool_create()
+        .cluster(cluster)
+        .body(body)
+        .send()
+        .await;
+    ```*/
     pub fn nodepool_create(&self) -> builder::NodepoolCreate<'_> {
         builder::NodepoolCreate::new(self)
     }
     /**Get one node pool of a cluster by id or by name
 
-Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}`
+    Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}`
 
-Arguments:
-- `cluster`: The cluster's id or its name.
-- `nodepool`: The node pool's id or its name (names are unique within a cluster).
-```ignore
-let response = client.nodepool_view()
-    .cluster(cluster)
-    .nodepool(nodepool)
-    .send()
-    .await;
-```*/
+    Arguments:
+    - `cluster`: The cluster's id or its name.
+    - `nodepool`: The node pool's id or its name (names are unique within a cluster).
+    ```ignore
+    let response = client.nodepool_view()
+        .cluster(cluster)
+        .nodepool(nodepool)
+        .send()
+        .await;
+    ```*/
     pub fn nodepool_view(&self) -> builder::NodepoolView<'_> {
         builder::NodepoolView::new(self)
     }
     /**Liveness: the process is up and serving
 
-Sends a `GET` request to `/healthz`
+    Sends a `GET` request to `/healthz`
 
-```ignore
-let response = client.health_live()
-    .send()
-    .await;
-```*/
+    ```ignore
+    let response = client.health_live()
+        .send()
+        .await;
+    ```*/
     pub fn health_live(&self) -> builder::HealthLive<'_> {
         builder::HealthLive::new(self)
     }
     /**Readiness: the database answers. 503 `Unavailable` when it does not
 
-Sends a `GET` request to `/readyz`
+    Sends a `GET` request to `/readyz`
 
-```ignore
-let response = client.health_ready()
-    .send()
-    .await;
-```*/
+    ```ignore
+    let response = client.health_ready()
+        .send()
+        .await;
+    ```*/
     pub fn health_ready(&self) -> builder::HealthReady<'_> {
         builder::HealthReady::new(self)
     }
@@ -2402,12 +2186,12 @@ pub mod builder {
     use super::types;
     #[allow(unused_imports)]
     use super::{
-        encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
-        RequestBuilderExt, ResponseValue,
+        ByteStream, ClientHooks, ClientInfo, Error, OperationInfo, RequestBuilderExt,
+        ResponseValue, encode_path,
     };
     /**Builder for [`Client::cluster_list`]
 
-[`Client::cluster_list`]: super::Client::cluster_list*/
+    [`Client::cluster_list`]: super::Client::cluster_list*/
     #[derive(Debug, Clone)]
     pub struct ClusterList<'a> {
         client: &'a super::Client,
@@ -2426,44 +2210,31 @@ pub mod builder {
         where
             V: std::convert::TryInto<::std::num::NonZeroU32>,
         {
-            self.page = value
-                .try_into()
-                .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU32` for page failed"
-                        .to_string()
-                });
+            self.page = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU32` for page failed".to_string()
+            });
             self
         }
         pub fn size<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::num::NonZeroU32>,
         {
-            self.size = value
-                .try_into()
-                .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU32` for size failed"
-                        .to_string()
-                });
+            self.size = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU32` for size failed".to_string()
+            });
             self
         }
         ///Sends a `GET` request to `/api/hyperfleet/v1/clusters`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::ClusterList>, Error<types::Error>> {
+        pub async fn send(self) -> Result<ResponseValue<types::ClusterList>, Error<types::Error>> {
             let Self { client, page, size } = self;
             let page = page.map_err(Error::InvalidRequest)?;
             let size = size.map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/hyperfleet/v1/clusters", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -2485,27 +2256,19 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::cluster_create`]
 
-[`Client::cluster_create`]: super::Client::cluster_create*/
+    [`Client::cluster_create`]: super::Client::cluster_create*/
     #[derive(Debug, Clone)]
     pub struct ClusterCreate<'a> {
         client: &'a super::Client,
@@ -2521,48 +2284,37 @@ pub mod builder {
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::ClusterCreateRequest>,
-            <V as std::convert::TryInto<
-                types::ClusterCreateRequest,
-            >>::Error: std::fmt::Display,
+            <V as std::convert::TryInto<types::ClusterCreateRequest>>::Error: std::fmt::Display,
         {
-            self.body = value
-                .try_into()
-                .map(From::from)
-                .map_err(|s| {
-                    format!(
-                        "conversion to `ClusterCreateRequest` for body failed: {}", s
-                    )
-                });
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `ClusterCreateRequest` for body failed: {}",
+                    s
+                )
+            });
             self
         }
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                types::builder::ClusterCreateRequest,
-            ) -> types::builder::ClusterCreateRequest,
+                    types::builder::ClusterCreateRequest,
+                ) -> types::builder::ClusterCreateRequest,
         {
             self.body = self.body.map(f);
             self
         }
         ///Sends a `POST` request to `/api/hyperfleet/v1/clusters`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Cluster>, Error<types::Error>> {
+        pub async fn send(self) -> Result<ResponseValue<types::Cluster>, Error<types::Error>> {
             let Self { client, body } = self;
             let body = body
-                .and_then(|v| {
-                    types::ClusterCreateRequest::try_from(v).map_err(|e| e.to_string())
-                })
+                .and_then(|v| types::ClusterCreateRequest::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/hyperfleet/v1/clusters", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -2583,27 +2335,19 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 201u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::cluster_view`]
 
-[`Client::cluster_view`]: super::Client::cluster_view*/
+    [`Client::cluster_view`]: super::Client::cluster_view*/
     #[derive(Debug, Clone)]
     pub struct ClusterView<'a> {
         client: &'a super::Client,
@@ -2620,32 +2364,25 @@ pub mod builder {
         where
             V: std::convert::TryInto<::std::string::String>,
         {
-            self.cluster = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for cluster failed"
-                        .to_string()
-                });
+            self.cluster = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for cluster failed".to_string()
+            });
             self
         }
         ///Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Cluster>, Error<types::Error>> {
+        pub async fn send(self) -> Result<ResponseValue<types::Cluster>, Error<types::Error>> {
             let Self { client, cluster } = self;
             let cluster = cluster.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/api/hyperfleet/v1/clusters/{}", client.baseurl, encode_path(& cluster
-                .to_string()),
+                "{}/api/hyperfleet/v1/clusters/{}",
+                client.baseurl,
+                encode_path(&cluster.to_string()),
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -2665,27 +2402,19 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::nodepool_list`]
 
-[`Client::nodepool_list`]: super::Client::nodepool_list*/
+    [`Client::nodepool_list`]: super::Client::nodepool_list*/
     #[derive(Debug, Clone)]
     pub struct NodepoolList<'a> {
         client: &'a super::Client,
@@ -2706,60 +2435,50 @@ pub mod builder {
         where
             V: std::convert::TryInto<::std::string::String>,
         {
-            self.cluster = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for cluster failed"
-                        .to_string()
-                });
+            self.cluster = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for cluster failed".to_string()
+            });
             self
         }
         pub fn page<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::num::NonZeroU32>,
         {
-            self.page = value
-                .try_into()
-                .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU32` for page failed"
-                        .to_string()
-                });
+            self.page = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU32` for page failed".to_string()
+            });
             self
         }
         pub fn size<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::num::NonZeroU32>,
         {
-            self.size = value
-                .try_into()
-                .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU32` for size failed"
-                        .to_string()
-                });
+            self.size = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU32` for size failed".to_string()
+            });
             self
         }
         ///Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::NodePoolList>, Error<types::Error>> {
-            let Self { client, cluster, page, size } = self;
+        pub async fn send(self) -> Result<ResponseValue<types::NodePoolList>, Error<types::Error>> {
+            let Self {
+                client,
+                cluster,
+                page,
+                size,
+            } = self;
             let cluster = cluster.map_err(Error::InvalidRequest)?;
             let page = page.map_err(Error::InvalidRequest)?;
             let size = size.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/api/hyperfleet/v1/clusters/{}/nodepools", client.baseurl,
-                encode_path(& cluster.to_string()),
+                "{}/api/hyperfleet/v1/clusters/{}/nodepools",
+                client.baseurl,
+                encode_path(&cluster.to_string()),
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -2781,27 +2500,19 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::nodepool_create`]
 
-[`Client::nodepool_create`]: super::Client::nodepool_create*/
+    [`Client::nodepool_create`]: super::Client::nodepool_create*/
     #[derive(Debug, Clone)]
     pub struct NodepoolCreate<'a> {
         client: &'a super::Client,
@@ -2820,63 +2531,54 @@ pub mod builder {
         where
             V: std::convert::TryInto<::std::string::String>,
         {
-            self.cluster = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for cluster failed"
-                        .to_string()
-                });
+            self.cluster = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for cluster failed".to_string()
+            });
             self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::NodePoolCreateRequest>,
-            <V as std::convert::TryInto<
-                types::NodePoolCreateRequest,
-            >>::Error: std::fmt::Display,
+            <V as std::convert::TryInto<types::NodePoolCreateRequest>>::Error: std::fmt::Display,
         {
-            self.body = value
-                .try_into()
-                .map(From::from)
-                .map_err(|s| {
-                    format!(
-                        "conversion to `NodePoolCreateRequest` for body failed: {}", s
-                    )
-                });
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `NodePoolCreateRequest` for body failed: {}",
+                    s
+                )
+            });
             self
         }
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                types::builder::NodePoolCreateRequest,
-            ) -> types::builder::NodePoolCreateRequest,
+                    types::builder::NodePoolCreateRequest,
+                ) -> types::builder::NodePoolCreateRequest,
         {
             self.body = self.body.map(f);
             self
         }
         ///Sends a `POST` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::NodePool>, Error<types::Error>> {
-            let Self { client, cluster, body } = self;
+        pub async fn send(self) -> Result<ResponseValue<types::NodePool>, Error<types::Error>> {
+            let Self {
+                client,
+                cluster,
+                body,
+            } = self;
             let cluster = cluster.map_err(Error::InvalidRequest)?;
             let body = body
-                .and_then(|v| {
-                    types::NodePoolCreateRequest::try_from(v).map_err(|e| e.to_string())
-                })
+                .and_then(|v| types::NodePoolCreateRequest::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/api/hyperfleet/v1/clusters/{}/nodepools", client.baseurl,
-                encode_path(& cluster.to_string()),
+                "{}/api/hyperfleet/v1/clusters/{}/nodepools",
+                client.baseurl,
+                encode_path(&cluster.to_string()),
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -2897,27 +2599,19 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 201u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::nodepool_view`]
 
-[`Client::nodepool_view`]: super::Client::nodepool_view*/
+    [`Client::nodepool_view`]: super::Client::nodepool_view*/
     #[derive(Debug, Clone)]
     pub struct NodepoolView<'a> {
         client: &'a super::Client,
@@ -2936,45 +2630,40 @@ pub mod builder {
         where
             V: std::convert::TryInto<::std::string::String>,
         {
-            self.cluster = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for cluster failed"
-                        .to_string()
-                });
+            self.cluster = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for cluster failed".to_string()
+            });
             self
         }
         pub fn nodepool<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
         {
-            self.nodepool = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for nodepool failed"
-                        .to_string()
-                });
+            self.nodepool = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for nodepool failed".to_string()
+            });
             self
         }
         ///Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::NodePool>, Error<types::Error>> {
-            let Self { client, cluster, nodepool } = self;
+        pub async fn send(self) -> Result<ResponseValue<types::NodePool>, Error<types::Error>> {
+            let Self {
+                client,
+                cluster,
+                nodepool,
+            } = self;
             let cluster = cluster.map_err(Error::InvalidRequest)?;
             let nodepool = nodepool.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/api/hyperfleet/v1/clusters/{}/nodepools/{}", client.baseurl,
-                encode_path(& cluster.to_string()), encode_path(& nodepool.to_string()),
+                "{}/api/hyperfleet/v1/clusters/{}/nodepools/{}",
+                client.baseurl,
+                encode_path(&cluster.to_string()),
+                encode_path(&nodepool.to_string()),
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -2994,27 +2683,19 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::health_live`]
 
-[`Client::health_live`]: super::Client::health_live*/
+    [`Client::health_live`]: super::Client::health_live*/
     #[derive(Debug, Clone)]
     pub struct HealthLive<'a> {
         client: &'a super::Client,
@@ -3024,19 +2705,14 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/healthz`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Health>, Error<types::Error>> {
+        pub async fn send(self) -> Result<ResponseValue<types::Health>, Error<types::Error>> {
             let Self { client } = self;
             let url = format!("{}/healthz", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3056,27 +2732,19 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::health_ready`]
 
-[`Client::health_ready`]: super::Client::health_ready*/
+    [`Client::health_ready`]: super::Client::health_ready*/
     #[derive(Debug, Clone)]
     pub struct HealthReady<'a> {
         client: &'a super::Client,
@@ -3086,19 +2754,14 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/readyz`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Health>, Error<types::Error>> {
+        pub async fn send(self) -> Result<ResponseValue<types::Health>, Error<types::Error>> {
             let Self { client } = self;
             let url = format!("{}/readyz", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3118,20 +2781,12 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

@@ -13,7 +13,15 @@ pub fn run() -> Result<()> {
     cargo(&["cargo", "fmt", "--all", "--check"])?;
     step("openapi check", || openapi::check(None))?;
     step("sdk check", || sdk::check(None))?;
-    cargo(&["cargo", "clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    cargo(&[
+        "cargo",
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     cargo(TEST_COMMAND)?;
     println!("xtask ci: all checks passed");
     Ok(())

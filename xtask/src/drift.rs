@@ -48,9 +48,14 @@ pub fn first_difference(expected: &str, actual: &str) -> Option<String> {
         .unwrap_or_else(|| expected_lines.len().min(actual_lines.len()));
     let show = |lines: &[&str]| -> String {
         let end = (at + 3).min(lines.len());
-        let shown: Vec<String> =
-            (at..end).map(|i| format!("  {:>5} | {}", i + 1, lines[i])).collect();
-        if shown.is_empty() { "  (end of file)".to_string() } else { shown.join("\n") }
+        let shown: Vec<String> = (at..end)
+            .map(|i| format!("  {:>5} | {}", i + 1, lines[i]))
+            .collect();
+        if shown.is_empty() {
+            "  (end of file)".to_string()
+        } else {
+            shown.join("\n")
+        }
     };
     Some(format!(
         "first difference at line {}:\n generated:\n{}\n on disk:\n{}",
@@ -70,6 +75,9 @@ mod tests {
         let report = first_difference("a\nb\nc\n", "a\nx\nc\n").unwrap_or_default();
         assert!(report.contains("line 2"), "{report}");
         let shorter = first_difference("a\nb\n", "a\n").unwrap_or_default();
-        assert!(shorter.contains("line 2") && shorter.contains("(end of file)"), "{shorter}");
+        assert!(
+            shorter.contains("line 2") && shorter.contains("(end of file)"),
+            "{shorter}"
+        );
     }
 }

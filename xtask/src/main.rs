@@ -49,10 +49,18 @@ enum Action {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Openapi { action: Action::Generate } => openapi::generate(),
-        Command::Openapi { action: Action::Check { file } } => openapi::check(file),
-        Command::Sdk { action: Action::Generate } => sdk::generate(),
-        Command::Sdk { action: Action::Check { file } } => sdk::check(file),
+        Command::Openapi {
+            action: Action::Generate,
+        } => openapi::generate(),
+        Command::Openapi {
+            action: Action::Check { file },
+        } => openapi::check(file),
+        Command::Sdk {
+            action: Action::Generate,
+        } => sdk::generate(),
+        Command::Sdk {
+            action: Action::Check { file },
+        } => sdk::check(file),
         Command::Ci => ci::run(),
     }
 }
@@ -60,5 +68,8 @@ fn main() -> Result<()> {
 /// The workspace root (xtask sits one level below it).
 fn workspace_root() -> PathBuf {
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().map(PathBuf::from).unwrap_or(manifest_dir)
+    manifest_dir
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or(manifest_dir)
 }

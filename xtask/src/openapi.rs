@@ -29,7 +29,11 @@ pub fn generate() -> Result<()> {
 }
 
 pub fn check(file: Option<PathBuf>) -> Result<()> {
-    drift::check(&file.unwrap_or_else(path), &render()?, "cargo xtask openapi generate")
+    drift::check(
+        &file.unwrap_or_else(path),
+        &render()?,
+        "cargo xtask openapi generate",
+    )
 }
 
 #[cfg(test)]
@@ -47,12 +51,18 @@ mod tests {
     fn check_fails_when_one_field_is_renamed() -> Result<()> {
         let original = std::fs::read_to_string(path())?;
         let renamed = original.replacen("nodeCount:", "node_count:", 1);
-        assert_ne!(original, renamed, "the contract has a nodeCount field to rename");
+        assert_ne!(
+            original, renamed,
+            "the contract has a nodeCount field to rename"
+        );
         let dir = tempfile::tempdir()?;
         let copy = dir.path().join("openapi.yaml");
         std::fs::write(&copy, renamed)?;
         let error = check(Some(copy)).expect_err("a renamed field must fail the check");
-        assert!(format!("{error:#}").contains("first difference"), "{error:#}");
+        assert!(
+            format!("{error:#}").contains("first difference"),
+            "{error:#}"
+        );
         Ok(())
     }
 }

@@ -44,5 +44,9 @@ pub fn generate() -> Result<()> {
 }
 
 pub fn check(file: Option<PathBuf>) -> Result<()> {
-    drift::check(&file.unwrap_or_else(path), &render()?, "cargo xtask sdk generate")
+    drift::check(
+        &file.unwrap_or_else(path),
+        &render()?,
+        "cargo xtask sdk generate",
+    )
 }

@@ -44,7 +44,10 @@ pub struct ClusterCreateRequest {
     /// Unique cluster name: an RFC 1123 label (1-63 lowercase letters, digits
     /// and `-`, starting and ending with a letter or digit) that does not
     /// parse as a UUID.
-    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
     pub name: String,
     /// The desired cluster.
     pub spec: ClusterSpec,
@@ -58,7 +61,11 @@ impl ClusterCreateRequest {
     pub fn example() -> Self {
         Self {
             name: "my-test-cluster".into(),
-            spec: ClusterSpec { provider: "gcp".into(), region: "us-east1".into(), node_count: 3 },
+            spec: ClusterSpec {
+                provider: "gcp".into(),
+                region: "us-east1".into(),
+                node_count: 3,
+            },
             labels: [("environment", "production"), ("team", "platform")]
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -117,7 +117,12 @@ pub struct Error {
 impl Error {
     /// An error without field details and without a request id yet.
     pub fn new(error: ErrorCode, message: impl Into<String>) -> Self {
-        Self { error, message: message.into(), request_id: String::new(), details: Vec::new() }
+        Self {
+            error,
+            message: message.into(),
+            request_id: String::new(),
+            details: Vec::new(),
+        }
     }
 
     /// A 400 `ValidationFailed` listing every offending field.
@@ -126,7 +131,10 @@ impl Error {
             [one] => format!("invalid request: {}: {}", one.field, one.message),
             many => format!("invalid request: {} fields are invalid", many.len()),
         };
-        Self { details, ..Self::new(ErrorCode::ValidationFailed, message) }
+        Self {
+            details,
+            ..Self::new(ErrorCode::ValidationFailed, message)
+        }
     }
 
     /// Attach the id of the request this error answers.

@@ -7,8 +7,8 @@
 
 use async_trait::async_trait;
 use dropshot::{
-    ApiEndpointBodyContentType, ExclusiveExtractor, ExtractorMetadata, Path, Query,
-    RequestContext, ServerContext, SharedExtractor, TypedBody, UntypedBody,
+    ApiEndpointBodyContentType, ExclusiveExtractor, ExtractorMetadata, Path, Query, RequestContext,
+    ServerContext, SharedExtractor, TypedBody, UntypedBody,
 };
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -152,7 +152,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
                 let field = field_of(&path, &message);
                 Err(Error::validation(vec![FieldError { field, message }]))
             } else {
-                Err(Error::new(ErrorCode::BadRequest, format!("malformed JSON body: {inner}")))
+                Err(Error::new(
+                    ErrorCode::BadRequest,
+                    format!("malformed JSON body: {inner}"),
+                ))
             }
         }
     }
@@ -239,7 +242,11 @@ mod tests {
 
         let typed = body_error(r#"{"name":"a","spec":{"nodeCount":"three"}}"#);
         assert_eq!(typed.details[0].field, "spec.nodeCount");
-        assert!(!typed.details[0].message.contains("line"), "{}", typed.details[0].message);
+        assert!(
+            !typed.details[0].message.contains("line"),
+            "{}",
+            typed.details[0].message
+        );
     }
 
     #[test]

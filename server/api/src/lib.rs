@@ -13,7 +13,9 @@ pub mod validation;
 
 use dropshot::{HttpResponseCreated, HttpResponseOk, RequestContext};
 
-pub use cluster::{Cluster, ClusterCreateRequest, ClusterKind, ClusterList, ClusterListKind, ClusterSpec};
+pub use cluster::{
+    Cluster, ClusterCreateRequest, ClusterKind, ClusterList, ClusterListKind, ClusterSpec,
+};
 pub use error::{Error, ErrorCode, FieldError, REQUEST_ID_HEADER};
 pub use extract::{JsonBody, PathParams, QueryParams, parse_json, parse_query};
 pub use nodepool::{
@@ -152,11 +154,18 @@ fn add_operation_examples(document: &mut serde_json::Value) -> serde_json::Resul
     let nodepool_request = serde_json::to_value(NodePoolCreateRequest::example())?;
     let examples = [
         ("/api/hyperfleet/v1/clusters", "post", cluster_request),
-        ("/api/hyperfleet/v1/clusters/{cluster}/nodepools", "post", nodepool_request),
+        (
+            "/api/hyperfleet/v1/clusters/{cluster}/nodepools",
+            "post",
+            nodepool_request,
+        ),
     ];
     for (path, method, example) in examples {
         if let Some(content) = document
-            .pointer_mut(&format!("/paths/{}/{method}/requestBody/content/application~1json", path.replace('/', "~1")))
+            .pointer_mut(&format!(
+                "/paths/{}/{method}/requestBody/content/application~1json",
+                path.replace('/', "~1")
+            ))
             .and_then(serde_json::Value::as_object_mut)
         {
             content.insert("example".into(), example);

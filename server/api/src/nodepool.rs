@@ -41,7 +41,10 @@ pub struct NodePoolSpec {
 pub struct NodePoolCreateRequest {
     /// Node-pool name, unique within its cluster: an RFC 1123 label that does
     /// not parse as a UUID.
-    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
     pub name: String,
     /// The desired node pool.
     pub spec: NodePoolSpec,
@@ -55,7 +58,10 @@ impl NodePoolCreateRequest {
     pub fn example() -> Self {
         Self {
             name: "my-nodepool".into(),
-            spec: NodePoolSpec { node_count: 5, machine_type: "n1-standard-4".into() },
+            spec: NodePoolSpec {
+                node_count: 5,
+                machine_type: "n1-standard-4".into(),
+            },
             labels: [("workload", "general")]
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))

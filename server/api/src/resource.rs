@@ -31,7 +31,12 @@ pub enum Phase {
 
 impl Phase {
     /// Every phase, in lifecycle order.
-    pub const ALL: [Phase; 4] = [Phase::Pending, Phase::NotReady, Phase::Ready, Phase::Terminating];
+    pub const ALL: [Phase; 4] = [
+        Phase::Pending,
+        Phase::NotReady,
+        Phase::Ready,
+        Phase::Terminating,
+    ];
 
     /// The phase as it appears on the wire and in the database.
     pub fn as_str(self) -> &'static str {

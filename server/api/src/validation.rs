@@ -25,12 +25,19 @@ pub struct Problems(Vec<FieldError>);
 
 impl Problems {
     fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError { field: field.into(), message: message.into() });
+        self.0.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
     }
 
     /// `Ok` when nothing was wrong, else a `ValidationFailed` listing it all.
     pub fn into_result(self) -> Result<(), Error> {
-        if self.0.is_empty() { Ok(()) } else { Err(Error::validation(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::validation(self.0))
+        }
     }
 }
 
@@ -67,7 +74,11 @@ fn check_node_count(problems: &mut Problems, node_count: i32) {
     if !NODE_COUNT.contains(&node_count) {
         problems.add(
             "spec.nodeCount",
-            format!("must be between {} and {}", NODE_COUNT.start(), NODE_COUNT.end()),
+            format!(
+                "must be between {} and {}",
+                NODE_COUNT.start(),
+                NODE_COUNT.end()
+            ),
         );
     }
 }
@@ -80,7 +91,10 @@ pub fn check_name(problems: &mut Problems, field: &str, name: &str) {
             "must be 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit",
         );
     } else if Uuid::parse_str(name).is_ok() {
-        problems.add(field, "must not be a UUID: names and ids share the same path segment");
+        problems.add(
+            field,
+            "must not be a UUID: names and ids share the same path segment",
+        );
     }
 }
 
@@ -92,7 +106,9 @@ pub fn is_valid_name(value: &str) -> bool {
 
 fn check_token(problems: &mut Problems, field: &str, value: &str) {
     let ok = (1..=MAX_NAME_LEN).contains(&value.len())
-        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !ok {
         problems.add(field, "must be 1-63 lowercase letters, digits or '-'");
     }
@@ -177,7 +193,10 @@ pub fn check_page(params: &ListParams) -> Result<Page, Error> {
     let size = params.size.unwrap_or(DEFAULT_PAGE_SIZE);
     let mut details = Vec::new();
     if page < 1 {
-        details.push(FieldError { field: "page".into(), message: "must be at least 1".into() });
+        details.push(FieldError {
+            field: "page".into(),
+            message: "must be at least 1".into(),
+        });
     }
     if !(1..=MAX_PAGE_SIZE).contains(&size) {
         details.push(FieldError {
@@ -189,8 +208,10 @@ pub fn check_page(params: &ListParams) -> Result<Page, Error> {
         return Ok(Page { page, size });
     }
     let names: Vec<&str> = details.iter().map(|d| d.field.as_str()).collect();
-    let mut error =
-        Error::new(ErrorCode::BadRequest, format!("invalid query parameter {}", names.join(", ")));
+    let mut error = Error::new(
+        ErrorCode::BadRequest,
+        format!("invalid query parameter {}", names.join(", ")),
+    );
     error.details = details;
     Err(error)
 }
@@ -208,8 +229,14 @@ mod tests {
 
     #[test]
     fn the_seed_request_is_valid() {
-        assert_eq!(fields(check_cluster_create(&ClusterCreateRequest::example())), Vec::<String>::new());
-        assert_eq!(fields(check_nodepool_create(&NodePoolCreateRequest::example())), Vec::<String>::new());
+        assert_eq!(
+            fields(check_cluster_create(&ClusterCreateRequest::example())),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            fields(check_nodepool_create(&NodePoolCreateRequest::example())),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
@@ -250,7 +277,16 @@ mod tests {
         for good in ["team", "example.io/tier", "a.b_c-d", &"k".repeat(63)] {
             assert_eq!(check_label_key(good), Ok(()), "{good}");
         }
-        for bad in ["", "/x", "x/", "a:b", "a,b", "-a", "Ex.io/a", &"k".repeat(64)] {
+        for bad in [
+            "",
+            "/x",
+            "x/",
+            "a:b",
+            "a,b",
+            "-a",
+            "Ex.io/a",
+            &"k".repeat(64),
+        ] {
             assert!(check_label_key(bad).is_err(), "{bad}");
         }
         for good in ["", "production", "v1.2_3"] {
@@ -260,14 +296,30 @@ mod tests {
             assert!(check_label_value(bad).is_err(), "{bad}");
         }
         let many: Labels = (0..65).map(|i| (format!("k{i}"), String::new())).collect();
-        assert_eq!(fields({ let mut p = Problems::default(); check_labels(&mut p, "labels", &many); p.into_result() }), ["labels"]);
+        assert_eq!(
+            fields({
+                let mut p = Problems::default();
+                check_labels(&mut p, "labels", &many);
+                p.into_result()
+            }),
+            ["labels"]
+        );
     }
 
     #[test]
     fn pages() {
         let params = |page, size| ListParams { page, size };
-        assert_eq!(check_page(&params(None, None)).ok(), Some(Page { page: 1, size: 100 }));
-        assert_eq!(check_page(&params(Some(3), Some(1000))).ok(), Some(Page { page: 3, size: 1000 }));
+        assert_eq!(
+            check_page(&params(None, None)).ok(),
+            Some(Page { page: 1, size: 100 })
+        );
+        assert_eq!(
+            check_page(&params(Some(3), Some(1000))).ok(),
+            Some(Page {
+                page: 3,
+                size: 1000
+            })
+        );
         for (page, size) in [(Some(0), None), (None, Some(0)), (None, Some(1001))] {
             assert!(check_page(&params(page, size)).is_err());
         }

@@ -1,0 +1,18 @@
+//! HyperFleet's database schema, as sea-orm migrations that run unchanged on
+//! SQLite and PostgreSQL. `hyperfleet migrate` and `hyperfleet serve` apply
+//! them; a migration, once released, is never edited: add a new one.
+
+mod m20261126_000001_resources;
+
+pub use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::prelude::*;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_resources::Migration)]
+    }
+}

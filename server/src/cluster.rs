@@ -1,0 +1,131 @@
+//! Clusters: create, look up by id or name, list.
+
+use hyperfleet_api::{
+    BASE_PATH, Cluster, ClusterCreateRequest, ClusterKind, ClusterList, ClusterListKind,
+    ClusterSpec, Page, validation,
+};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::context::ServerContext;
+use crate::db::entities::{cluster, cluster_label};
+use crate::db::write_transaction;
+use crate::error::ServiceError;
+use crate::resource::{self, Reference};
+
+pub async fn create(
+    ctx: &ServerContext,
+    request: ClusterCreateRequest,
+) -> Result<Cluster, ServiceError> {
+    validation::check_cluster_create(&request)?;
+    let now = resource::now();
+    let (phase, message) = resource::initial_phase(&ctx.cluster_adapters);
+    let row = cluster::Model {
+        id: Uuid::new_v4(),
+        name: request.name.clone(),
+        generation: 1,
+        provider: request.spec.provider.clone(),
+        region: request.spec.region.clone(),
+        node_count: request.spec.node_count,
+        labels: resource::labels_to_text(&request.labels)?,
+        phase: phase.as_str().to_string(),
+        phase_message: message,
+        phase_changed_at: now,
+        created_at: now,
+        updated_at: now,
+    };
+    let labels: Vec<cluster_label::ActiveModel> = request
+        .labels
+        .iter()
+        .map(|(key, value)| cluster_label::ActiveModel {
+            cluster_id: Set(row.id),
+            key: Set(key.clone()),
+            value: Set(value.clone()),
+        })
+        .collect();
+
+    let txn = ctx.db.begin_with_options(write_transaction()).await?;
+    let inserted = cluster::Entity::insert(cluster::ActiveModel::from(row.clone()))
+        .exec_without_returning(&txn)
+        .await;
+    if let Err(error) = inserted {
+        return Err(match error.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => {
+                ServiceError::ClusterAlreadyExists(request.name)
+            }
+            _ => error.into(),
+        });
+    }
+    if !labels.is_empty() {
+        cluster_label::Entity::insert_many(labels)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    to_wire(row)
+}
+
+/// Find a cluster by id or name.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    segment: &str,
+) -> Result<cluster::Model, ServiceError> {
+    let query = match Reference::parse(segment) {
+        Reference::Id(id) => cluster::Entity::find_by_id(id),
+        Reference::Name(name) => cluster::Entity::find().filter(cluster::Column::Name.eq(name)),
+        Reference::Invalid => return Err(ServiceError::ClusterNotFound(segment.to_string())),
+    };
+    query
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::ClusterNotFound(segment.to_string()))
+}
+
+pub async fn view(ctx: &ServerContext, segment: &str) -> Result<Cluster, ServiceError> {
+    to_wire(find(&ctx.db, segment).await?)
+}
+
+pub async fn list(ctx: &ServerContext, page: Page) -> Result<ClusterList, ServiceError> {
+    let query = cluster::Entity::find();
+    let total = query.clone().count(&ctx.db).await?;
+    let rows = query
+        .order_by_asc(cluster::Column::CreatedAt)
+        .order_by_asc(cluster::Column::Id)
+        .offset(page.offset())
+        .limit(u64::from(page.size))
+        .all(&ctx.db)
+        .await?;
+    Ok(ClusterList {
+        kind: ClusterListKind::ClusterList,
+        items: rows.into_iter().map(to_wire).collect::<Result<_, _>>()?,
+        total,
+        page: page.page,
+        size: page.size,
+    })
+}
+
+pub fn href(id: Uuid) -> String {
+    format!("{BASE_PATH}/clusters/{id}")
+}
+
+fn to_wire(row: cluster::Model) -> Result<Cluster, ServiceError> {
+    Ok(Cluster {
+        kind: ClusterKind::Cluster,
+        id: row.id,
+        href: href(row.id),
+        name: row.name,
+        generation: row.generation,
+        spec: ClusterSpec {
+            provider: row.provider,
+            region: row.region,
+            node_count: row.node_count,
+        },
+        labels: resource::labels_from_text(&row.labels)?,
+        status: resource::status(&row.phase, &row.phase_message, row.phase_changed_at)?,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}

@@ -1,0 +1,100 @@
+//! sea-orm entities: the rows as stored. They never leave the server; the
+//! resource modules convert them to the wire types of `hyperfleet-api`.
+
+/// A cluster row. The spec is stored as columns so filters can index them.
+pub mod cluster {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "clusters")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub name: String,
+        pub generation: i64,
+        pub provider: String,
+        pub region: String,
+        pub node_count: i32,
+        /// The labels as a JSON object, in key order.
+        pub labels: String,
+        pub phase: String,
+        pub phase_message: String,
+        pub phase_changed_at: DateTimeUtc,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One label of a cluster, for indexed filtering.
+pub mod cluster_label {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cluster_labels")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub cluster_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        pub value: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A node-pool row.
+pub mod nodepool {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "nodepools")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub cluster_id: Uuid,
+        pub name: String,
+        pub generation: i64,
+        pub node_count: i32,
+        pub machine_type: String,
+        /// The labels as a JSON object, in key order.
+        pub labels: String,
+        pub phase: String,
+        pub phase_message: String,
+        pub phase_changed_at: DateTimeUtc,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One label of a node pool, for indexed filtering.
+pub mod nodepool_label {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "nodepool_labels")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub nodepool_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        pub value: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,0 +1,59 @@
+//! Database connection and schema: one pool for SQLite or PostgreSQL,
+//! migrated before the server takes requests.
+
+pub mod entities;
+
+use std::time::Duration;
+
+use hyperfleet_migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions,
+};
+
+/// The SQLite file `serve` uses when no URL is given.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://hyperfleet.db";
+
+/// Open a pool on `url` (`sqlite://FILE` or `postgres://...`).
+///
+/// SQLite is tuned for a server: WAL so readers never wait for the writer, a
+/// busy timeout so concurrent writers queue instead of failing, and foreign
+/// keys on. A missing SQLite file is created.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_string());
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5));
+    if is_sqlite(url) {
+        options.max_connections(4).map_sqlx_sqlite_opts(|o| {
+            o.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    } else {
+        options.max_connections(32).min_connections(1);
+    }
+    Database::connect(options).await
+}
+
+/// Apply every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+/// Options for a transaction that writes. On SQLite it takes the write lock
+/// up front: a deferred transaction that reads first would fail, not wait,
+/// when another writer commits in between. PostgreSQL ignores the mode.
+pub fn write_transaction() -> TransactionOptions {
+    TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    }
+}

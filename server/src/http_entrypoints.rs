@@ -1,0 +1,139 @@
+//! The API trait implemented: each handler reads the request, calls the
+//! resource module, and converts the result. No SQL here.
+
+use dropshot::{HttpResponseCreated, HttpResponseOk, RequestContext};
+use hyperfleet_api::{
+    Cluster, ClusterCreateRequest, ClusterList, ClusterPath, Error, ErrorCode, Health,
+    HyperfleetApi, JsonBody, ListParams, NodePool, NodePoolCreateRequest, NodePoolList,
+    NodePoolPath, PathParams, QueryParams, validation,
+};
+
+use crate::context::ServerContext;
+use crate::error::ServiceError;
+use crate::{cluster, nodepool};
+
+/// The contract this server implements, served at `/openapi.yaml`.
+pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
+
+pub enum HyperfleetApiImpl {}
+
+/// Attach the request id to a service error.
+trait Answer<T> {
+    fn answer(self, rqctx: &RequestContext<ServerContext>) -> Result<T, Error>;
+}
+
+impl<T> Answer<T> for Result<T, ServiceError> {
+    fn answer(self, rqctx: &RequestContext<ServerContext>) -> Result<T, Error> {
+        self.map_err(|error| error.into_api(&rqctx.request_id))
+    }
+}
+
+impl HyperfleetApi for HyperfleetApiImpl {
+    type Context = ServerContext;
+
+    async fn cluster_create(
+        rqctx: RequestContext<ServerContext>,
+        body: JsonBody<ClusterCreateRequest>,
+    ) -> Result<HttpResponseCreated<Cluster>, Error> {
+        let request = body.into_inner()?;
+        let created = cluster::create(rqctx.context(), request)
+            .await
+            .answer(&rqctx)?;
+        Ok(HttpResponseCreated(created))
+    }
+
+    async fn cluster_list(
+        rqctx: RequestContext<ServerContext>,
+        query: QueryParams<ListParams>,
+    ) -> Result<HttpResponseOk<ClusterList>, Error> {
+        let page = validation::check_page(&query.into_inner()?)
+            .map_err(|e| e.with_request_id(&rqctx.request_id))?;
+        Ok(HttpResponseOk(
+            cluster::list(rqctx.context(), page).await.answer(&rqctx)?,
+        ))
+    }
+
+    async fn cluster_view(
+        rqctx: RequestContext<ServerContext>,
+        path: PathParams<ClusterPath>,
+    ) -> Result<HttpResponseOk<Cluster>, Error> {
+        let path = path.into_inner()?;
+        Ok(HttpResponseOk(
+            cluster::view(rqctx.context(), &path.cluster)
+                .await
+                .answer(&rqctx)?,
+        ))
+    }
+
+    async fn nodepool_create(
+        rqctx: RequestContext<ServerContext>,
+        path: PathParams<ClusterPath>,
+        body: JsonBody<NodePoolCreateRequest>,
+    ) -> Result<HttpResponseCreated<NodePool>, Error> {
+        let path = path.into_inner()?;
+        let request = body.into_inner()?;
+        let created = nodepool::create(rqctx.context(), &path.cluster, request)
+            .await
+            .answer(&rqctx)?;
+        Ok(HttpResponseCreated(created))
+    }
+
+    async fn nodepool_list(
+        rqctx: RequestContext<ServerContext>,
+        path: PathParams<ClusterPath>,
+        query: QueryParams<ListParams>,
+    ) -> Result<HttpResponseOk<NodePoolList>, Error> {
+        let path = path.into_inner()?;
+        let page = validation::check_page(&query.into_inner()?)
+            .map_err(|e| e.with_request_id(&rqctx.request_id))?;
+        let list = nodepool::list(rqctx.context(), &path.cluster, page)
+            .await
+            .answer(&rqctx)?;
+        Ok(HttpResponseOk(list))
+    }
+
+    async fn nodepool_view(
+        rqctx: RequestContext<ServerContext>,
+        path: PathParams<NodePoolPath>,
+    ) -> Result<HttpResponseOk<NodePool>, Error> {
+        let path = path.into_inner()?;
+        let found = nodepool::view(rqctx.context(), &path.cluster, &path.nodepool)
+            .await
+            .answer(&rqctx)?;
+        Ok(HttpResponseOk(found))
+    }
+
+    async fn health_live(
+        _rqctx: RequestContext<ServerContext>,
+    ) -> Result<HttpResponseOk<Health>, Error> {
+        Ok(HttpResponseOk(Health {
+            status: "ok".into(),
+        }))
+    }
+
+    async fn health_ready(
+        rqctx: RequestContext<ServerContext>,
+    ) -> Result<HttpResponseOk<Health>, Error> {
+        match rqctx.context().db.ping().await {
+            Ok(()) => Ok(HttpResponseOk(Health {
+                status: "ok".into(),
+            })),
+            Err(error) => {
+                tracing::warn!(request_id = %rqctx.request_id, %error, "readiness check failed");
+                Err(
+                    Error::new(ErrorCode::Unavailable, "the database is unreachable")
+                        .with_request_id(&rqctx.request_id),
+                )
+            }
+        }
+    }
+
+    async fn openapi_view(
+        _rqctx: RequestContext<ServerContext>,
+    ) -> Result<http::Response<dropshot::Body>, Error> {
+        http::Response::builder()
+            .header(http::header::CONTENT_TYPE, "application/yaml")
+            .body(OPENAPI_YAML.into())
+            .map_err(|e| Error::new(ErrorCode::InternalError, e.to_string()))
+    }
+}

@@ -1,0 +1,107 @@
+//! The HyperFleet API server: [`HyperfleetApi`](hyperfleet_api::HyperfleetApi)
+//! implemented on sea-orm, started by the `hyperfleet` binary and by the
+//! end-to-end tests alike.
+
+pub mod cluster;
+pub mod context;
+pub mod db;
+pub mod error;
+pub mod http_entrypoints;
+pub mod nodepool;
+pub mod resource;
+mod routes;
+
+use std::net::SocketAddr;
+
+use dropshot::{ConfigDropshot, ConfigLogging, ConfigLoggingLevel, HttpServer, ServerBuilder};
+use hyperfleet_api::{MAX_REQUEST_BODY_BYTES, hyperfleet_api_mod};
+
+use crate::context::ServerContext;
+use crate::http_entrypoints::HyperfleetApiImpl;
+
+/// Adapters a cluster needs by default (DESIGN.md section 4).
+pub const DEFAULT_CLUSTER_ADAPTERS: &str = "validation,dns,infrastructure";
+/// Adapters a node pool needs by default.
+pub const DEFAULT_NODEPOOL_ADAPTERS: &str = "validation,infrastructure";
+
+/// Everything `serve` needs to know.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub cluster_adapters: Vec<String>,
+    pub nodepool_adapters: Vec<String>,
+    /// dropshot's request log level.
+    pub log_level: ConfigLoggingLevel,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database: {0}")]
+    Database(#[source] sea_orm::DbErr),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[source] sea_orm::DbErr),
+    #[error("the API description is inconsistent: {0}")]
+    Api(String),
+    #[error("cannot start the HTTP server: {0}")]
+    Http(String),
+}
+
+/// A running server.
+pub struct RunningServer {
+    server: HttpServer<ServerContext>,
+}
+
+impl RunningServer {
+    /// The address it listens on (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// Stop accepting, let in-flight requests finish, close the pool.
+    pub async fn stop(self) -> Result<(), String> {
+        let db = self.server.app_private().db.clone();
+        self.server.close().await?;
+        db.close().await.map_err(|e| e.to_string())
+    }
+
+    /// Resolves when the server has stopped on its own (it only does on a
+    /// fatal error).
+    pub async fn stopped(&self) -> Result<(), String> {
+        self.server.wait_for_shutdown().await
+    }
+}
+
+/// Connect, migrate, and start serving.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+    let db = db::connect(&config.database_url)
+        .await
+        .map_err(StartError::Database)?;
+    db::migrate(&db).await.map_err(StartError::Migrate)?;
+
+    let mut api = hyperfleet_api_mod::api_description::<HyperfleetApiImpl>()
+        .map_err(|e| StartError::Api(e.to_string()))?;
+    routes::register_method_not_allowed(&mut api).map_err(StartError::Api)?;
+
+    let context = ServerContext {
+        db,
+        cluster_adapters: config.cluster_adapters,
+        nodepool_adapters: config.nodepool_adapters,
+    };
+    let dropshot_config = ConfigDropshot {
+        bind_address: config.listen,
+        default_request_body_max_bytes: MAX_REQUEST_BODY_BYTES,
+        ..ConfigDropshot::default()
+    };
+    let log = ConfigLogging::StderrTerminal {
+        level: config.log_level,
+    }
+    .to_logger("hyperfleet")
+    .map_err(|e| StartError::Http(e.to_string()))?;
+    let server = ServerBuilder::new(api, context, log)
+        .config(dropshot_config)
+        .start()
+        .map_err(|e| StartError::Http(e.to_string()))?;
+    Ok(RunningServer { server })
+}

@@ -1,0 +1,148 @@
+//! Node pools: create inside a cluster, look up by id or name, list.
+
+use hyperfleet_api::{
+    NodePool, NodePoolCreateRequest, NodePoolKind, NodePoolList, NodePoolListKind, NodePoolSpec,
+    Page, validation,
+};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::cluster;
+use crate::context::ServerContext;
+use crate::db::entities::{nodepool, nodepool_label};
+use crate::db::write_transaction;
+use crate::error::ServiceError;
+use crate::resource::{self, Reference};
+
+pub async fn create(
+    ctx: &ServerContext,
+    cluster_segment: &str,
+    request: NodePoolCreateRequest,
+) -> Result<NodePool, ServiceError> {
+    let parent = cluster::find(&ctx.db, cluster_segment).await?;
+    validation::check_nodepool_create(&request)?;
+    let now = resource::now();
+    let (phase, message) = resource::initial_phase(&ctx.nodepool_adapters);
+    let row = nodepool::Model {
+        id: Uuid::new_v4(),
+        cluster_id: parent.id,
+        name: request.name.clone(),
+        generation: 1,
+        node_count: request.spec.node_count,
+        machine_type: request.spec.machine_type.clone(),
+        labels: resource::labels_to_text(&request.labels)?,
+        phase: phase.as_str().to_string(),
+        phase_message: message,
+        phase_changed_at: now,
+        created_at: now,
+        updated_at: now,
+    };
+    let labels: Vec<nodepool_label::ActiveModel> = request
+        .labels
+        .iter()
+        .map(|(key, value)| nodepool_label::ActiveModel {
+            nodepool_id: Set(row.id),
+            key: Set(key.clone()),
+            value: Set(value.clone()),
+        })
+        .collect();
+
+    let txn = ctx.db.begin_with_options(write_transaction()).await?;
+    let inserted = nodepool::Entity::insert(nodepool::ActiveModel::from(row.clone()))
+        .exec_without_returning(&txn)
+        .await;
+    if let Err(error) = inserted {
+        return Err(match error.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => ServiceError::NodePoolAlreadyExists {
+                cluster: parent.name,
+                nodepool: request.name,
+            },
+            // The cluster was deleted between the lookup and the insert.
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+                ServiceError::ClusterNotFound(cluster_segment.to_string())
+            }
+            _ => error.into(),
+        });
+    }
+    if !labels.is_empty() {
+        nodepool_label::Entity::insert_many(labels)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    to_wire(row)
+}
+
+/// Find a node pool of a cluster by id or name.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    cluster_segment: &str,
+    segment: &str,
+) -> Result<nodepool::Model, ServiceError> {
+    let parent = cluster::find(db, cluster_segment).await?;
+    let not_found = || ServiceError::NodePoolNotFound {
+        cluster: cluster_segment.to_string(),
+        nodepool: segment.to_string(),
+    };
+    let in_cluster = nodepool::Entity::find().filter(nodepool::Column::ClusterId.eq(parent.id));
+    let query = match Reference::parse(segment) {
+        Reference::Id(id) => in_cluster.filter(nodepool::Column::Id.eq(id)),
+        Reference::Name(name) => in_cluster.filter(nodepool::Column::Name.eq(name)),
+        Reference::Invalid => return Err(not_found()),
+    };
+    query.one(db).await?.ok_or_else(not_found)
+}
+
+pub async fn view(
+    ctx: &ServerContext,
+    cluster_segment: &str,
+    segment: &str,
+) -> Result<NodePool, ServiceError> {
+    to_wire(find(&ctx.db, cluster_segment, segment).await?)
+}
+
+pub async fn list(
+    ctx: &ServerContext,
+    cluster_segment: &str,
+    page: Page,
+) -> Result<NodePoolList, ServiceError> {
+    let parent = cluster::find(&ctx.db, cluster_segment).await?;
+    let query = nodepool::Entity::find().filter(nodepool::Column::ClusterId.eq(parent.id));
+    let total = query.clone().count(&ctx.db).await?;
+    let rows = query
+        .order_by_asc(nodepool::Column::CreatedAt)
+        .order_by_asc(nodepool::Column::Id)
+        .offset(page.offset())
+        .limit(u64::from(page.size))
+        .all(&ctx.db)
+        .await?;
+    Ok(NodePoolList {
+        kind: NodePoolListKind::NodePoolList,
+        items: rows.into_iter().map(to_wire).collect::<Result<_, _>>()?,
+        total,
+        page: page.page,
+        size: page.size,
+    })
+}
+
+fn to_wire(row: nodepool::Model) -> Result<NodePool, ServiceError> {
+    Ok(NodePool {
+        kind: NodePoolKind::NodePool,
+        id: row.id,
+        href: format!("{}/nodepools/{}", cluster::href(row.cluster_id), row.id),
+        cluster_id: row.cluster_id,
+        name: row.name,
+        generation: row.generation,
+        spec: NodePoolSpec {
+            node_count: row.node_count,
+            machine_type: row.machine_type,
+        },
+        labels: resource::labels_from_text(&row.labels)?,
+        status: resource::status(&row.phase, &row.phase_message, row.phase_changed_at)?,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}

@@ -1,0 +1,102 @@
+//! Answers for a known path with an unsupported method.
+//!
+//! Dropshot's router would answer 405 in its own body shape; registering a
+//! handler for every missing method of every path gives the API's error
+//! shape and an `Allow` header instead. (An unknown path still gets
+//! dropshot's 404 body: the router offers no fallback for those.)
+
+use std::collections::BTreeMap;
+
+use dropshot::{ApiDescription, ApiEndpoint, ApiEndpointVersions, Path, RequestContext};
+use http::Method;
+use hyperfleet_api::{ClusterPath, Error, ErrorCode, NodePoolPath};
+
+use crate::context::ServerContext;
+
+const METHODS: [Method; 5] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+];
+
+pub fn register_method_not_allowed(api: &mut ApiDescription<ServerContext>) -> Result<(), String> {
+    for (path, allowed) in routes()? {
+        let allow = allowed
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        for method in METHODS.iter().filter(|m| !allowed.contains(m)) {
+            let id = format!("method_not_allowed_{}_{path}", method.as_str());
+            let (method, json) = (method.clone(), dropshot::CONTENT_TYPE_JSON);
+            let all = ApiEndpointVersions::All;
+            // Dropshot insists that a handler consumes every path variable,
+            // so there is one handler shape per set of variables.
+            let allow = allow.clone();
+            let endpoint = if path.contains("{nodepool}") {
+                let handler = move |rqctx: RequestContext<ServerContext>, _: Path<NodePoolPath>| {
+                    std::future::ready(method_not_allowed(&rqctx, &allow))
+                };
+                ApiEndpoint::new(id, handler, method, json, &path, all)
+            } else if path.contains("{cluster}") {
+                let handler = move |rqctx: RequestContext<ServerContext>, _: Path<ClusterPath>| {
+                    std::future::ready(method_not_allowed(&rqctx, &allow))
+                };
+                ApiEndpoint::new(id, handler, method, json, &path, all)
+            } else {
+                let handler = move |rqctx: RequestContext<ServerContext>| {
+                    std::future::ready(method_not_allowed(&rqctx, &allow))
+                };
+                ApiEndpoint::new(id, handler, method, json, &path, all)
+            };
+            api.register(endpoint.visible(false))
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// Every path of the contract with its methods, from the document itself so
+/// a new endpoint is covered without touching this file.
+fn routes() -> Result<BTreeMap<String, Vec<Method>>, String> {
+    let document = hyperfleet_api::openapi_document()?;
+    let mut routes: BTreeMap<String, Vec<Method>> = BTreeMap::new();
+    if let Some(paths) = document.get("paths").and_then(|p| p.as_object()) {
+        for (path, operations) in paths {
+            let methods = operations
+                .as_object()
+                .into_iter()
+                .flat_map(|ops| ops.keys())
+                .filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+                .collect();
+            routes.insert(path.clone(), methods);
+        }
+    }
+    // Unpublished, so not in the document.
+    routes.insert("/openapi.yaml".into(), vec![Method::GET]);
+    Ok(routes)
+}
+
+fn method_not_allowed(
+    rqctx: &RequestContext<ServerContext>,
+    allow: &str,
+) -> Result<http::Response<dropshot::Body>, Error> {
+    let error = Error::new(
+        ErrorCode::MethodNotAllowed,
+        format!(
+            "{} is not allowed here; allowed: {allow}",
+            rqctx.request.method()
+        ),
+    )
+    .with_request_id(&rqctx.request_id);
+    let body = serde_json::to_vec(&error)
+        .map_err(|e| Error::new(ErrorCode::InternalError, e.to_string()))?;
+    http::Response::builder()
+        .status(http::StatusCode::METHOD_NOT_ALLOWED)
+        .header(http::header::CONTENT_TYPE, dropshot::CONTENT_TYPE_JSON)
+        .header(http::header::ALLOW, allow)
+        .body(body.into())
+        .map_err(|e| Error::new(ErrorCode::InternalError, e.to_string()))
+}
