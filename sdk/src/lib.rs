@@ -24,6 +24,8 @@
 //! # }
 //! ```
 
+// Formatted by prettyplease at generation; rustfmt would make `sdk check` fail.
+#[rustfmt::skip]
 mod generated;
 
 pub use generated::*;

@@ -122,7 +122,10 @@ pub fn cluster_request(name: &str) -> types::builder::ClusterCreateRequest {
     types::ClusterCreateRequest::builder()
         .name(name)
         .spec(
-            types::ClusterSpec::builder().provider("gcp").region("us-east1").node_count(3),
+            types::ClusterSpec::builder()
+                .provider("gcp")
+                .region("us-east1")
+                .node_count(3),
         )
         .labels(
             [("environment", "production"), ("team", "platform")]
@@ -134,9 +137,11 @@ pub fn cluster_request(name: &str) -> types::builder::ClusterCreateRequest {
 
 /// A node-pool request like the seed's.
 pub fn nodepool_request(name: &str) -> types::builder::NodePoolCreateRequest {
-    types::NodePoolCreateRequest::builder()
-        .name(name)
-        .spec(types::NodePoolSpec::builder().node_count(5).machine_type("n1-standard-4"))
+    types::NodePoolCreateRequest::builder().name(name).spec(
+        types::NodePoolSpec::builder()
+            .node_count(5)
+            .machine_type("n1-standard-4"),
+    )
 }
 
 /// The API error of a failed SDK call, with its status; panics on success
@@ -178,7 +183,10 @@ impl TestDatabase {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("a temp dir for SQLite");
                 let url = format!("sqlite://{}", dir.path().join("hyperfleet.db").display());
-                Some(TestDatabase { url, kind: DatabaseKind::Sqlite(dir) })
+                Some(TestDatabase {
+                    url,
+                    kind: DatabaseKind::Sqlite(dir),
+                })
             }
             Backend::Postgres => {
                 let admin_url = std::env::var("HYPERFLEET_TEST_POSTGRES_URL")
@@ -186,7 +194,9 @@ impl TestDatabase {
                 let name = format!("hyperfleet_e2e_{}", uuid::Uuid::new_v4().simple());
                 let created = tokio::time::timeout(Duration::from_secs(10), async {
                     let admin = Database::connect(&admin_url).await?;
-                    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+                    admin
+                        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                        .await?;
                     admin.close().await
                 })
                 .await;
@@ -199,7 +209,10 @@ impl TestDatabase {
                     Some((server, _)) => format!("{server}/{name}"),
                     None => panic!("HYPERFLEET_TEST_POSTGRES_URL must end in /DATABASE"),
                 };
-                Some(TestDatabase { url, kind: DatabaseKind::Postgres { admin_url, name } })
+                Some(TestDatabase {
+                    url,
+                    kind: DatabaseKind::Postgres { admin_url, name },
+                })
             }
         }
     }
@@ -209,20 +222,28 @@ fn postgres_absent(url: &str, why: &str) -> Option<TestDatabase> {
     if postgres_required() {
         panic!("PostgreSQL is required here but {url} is unusable: {why}");
     }
-    eprintln!("skipping: PostgreSQL at {url} is unusable ({why}); set HYPERFLEET_TEST_POSTGRES_URL");
+    eprintln!(
+        "skipping: PostgreSQL at {url} is unusable ({why}); set HYPERFLEET_TEST_POSTGRES_URL"
+    );
     None
 }
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let DatabaseKind::Postgres { admin_url, name } = &self.kind else { return };
+        let DatabaseKind::Postgres { admin_url, name } = &self.kind else {
+            return;
+        };
         let (admin_url, name) = (admin_url.clone(), name.clone());
         // Drop runs outside any async context we can await in; a thread with
         // its own small runtime removes the database even after a panic.
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             runtime.block_on(async {
-                let admin = Database::connect(&admin_url).await.map_err(std::io::Error::other)?;
+                let admin = Database::connect(&admin_url)
+                    .await
+                    .map_err(std::io::Error::other)?;
                 admin
                     .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .await

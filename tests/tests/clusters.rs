@@ -28,19 +28,24 @@ async fn j1_create_and_get_the_seed_cluster(server: TestServer) {
 
     assert_eq!(cluster.kind, types::ClusterKind::Cluster);
     assert_eq!(cluster.name.as_str(), "my-test-cluster");
-    assert_eq!(cluster.href, format!("/api/hyperfleet/v1/clusters/{}", cluster.id));
+    assert_eq!(
+        cluster.href,
+        format!("/api/hyperfleet/v1/clusters/{}", cluster.id)
+    );
     assert_eq!(cluster.generation, 1);
     assert_eq!(cluster.spec.provider.as_str(), "gcp");
     assert_eq!(cluster.spec.region.as_str(), "us-east1");
     assert_eq!(cluster.spec.node_count.get(), 3);
-    let labels: BTreeMap<String, String> =
-        [("environment", "production"), ("team", "platform")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+    let labels: BTreeMap<String, String> = [("environment", "production"), ("team", "platform")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     assert_eq!(cluster.labels, labels);
     assert_eq!(cluster.status.phase, types::Phase::Pending);
-    assert_eq!(cluster.status.message, "waiting for validation, dns, infrastructure");
+    assert_eq!(
+        cluster.status.message,
+        "waiting for validation, dns, infrastructure"
+    );
     assert_eq!(cluster.created_at, cluster.updated_at);
     assert_eq!(cluster.status.last_transition_time, cluster.created_at);
 
@@ -64,17 +69,41 @@ async fn j7_get_by_name_and_by_id(server: TestServer) {
         .await
         .expect("created")
         .into_inner();
-    let by_name = server.client.cluster_view().cluster("lookup-me").send().await;
-    let by_id = server.client.cluster_view().cluster(cluster.id.to_string()).send().await;
-    let by_simple_id = server.client.cluster_view().cluster(cluster.id.simple().to_string()).send().await;
+    let by_name = server
+        .client
+        .cluster_view()
+        .cluster("lookup-me")
+        .send()
+        .await;
+    let by_id = server
+        .client
+        .cluster_view()
+        .cluster(cluster.id.to_string())
+        .send()
+        .await;
+    let by_simple_id = server
+        .client
+        .cluster_view()
+        .cluster(cluster.id.simple().to_string())
+        .send()
+        .await;
     for found in [by_name, by_id, by_simple_id] {
         assert_eq!(found.expect("found").into_inner(), cluster);
     }
 }
 
 async fn lists_page_in_creation_order_with_totals(server: TestServer) {
-    let empty = server.client.cluster_list().send().await.expect("listed").into_inner();
-    assert_eq!((empty.total, empty.items.len(), empty.page, empty.size), (0, 0, 1, 100));
+    let empty = server
+        .client
+        .cluster_list()
+        .send()
+        .await
+        .expect("listed")
+        .into_inner();
+    assert_eq!(
+        (empty.total, empty.items.len(), empty.page, empty.size),
+        (0, 0, 1, 100)
+    );
     assert_eq!(empty.kind, types::ClusterListKind::ClusterList);
 
     let mut created = Vec::new();
@@ -109,7 +138,14 @@ async fn lists_page_in_creation_order_with_totals(server: TestServer) {
     assert_eq!(seen, created, "every cluster once, oldest first");
     assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 7);
 
-    let all = server.client.cluster_list().size(1000).send().await.expect("listed").into_inner();
+    let all = server
+        .client
+        .cluster_list()
+        .size(1000)
+        .send()
+        .await
+        .expect("listed")
+        .into_inner();
     assert_eq!(all.items.iter().map(|c| c.id).collect::<Vec<_>>(), created);
 }
 
@@ -119,7 +155,9 @@ async fn twenty_concurrent_creates_of_one_name_make_one_cluster(server: TestServ
         tokio::spawn(async move {
             let mut request = cluster_request("contested");
             request = request.labels(
-                [("attempt".to_string(), i.to_string())].into_iter().collect::<BTreeMap<_, _>>(),
+                [("attempt".to_string(), i.to_string())]
+                    .into_iter()
+                    .collect::<BTreeMap<_, _>>(),
             );
             client.cluster_create().body(request).send().await
         })
@@ -134,40 +172,69 @@ async fn twenty_concurrent_creates_of_one_name_make_one_cluster(server: TestServ
             }
             Err(error) => {
                 let (status, body) = api_error::<types::Cluster>(Err(error));
-                assert_eq!((status, body.error), (409, types::ErrorCode::ClusterAlreadyExists));
+                assert_eq!(
+                    (status, body.error),
+                    (409, types::ErrorCode::ClusterAlreadyExists)
+                );
                 conflicts += 1;
             }
         }
     }
     assert_eq!((created, conflicts), (1, 19));
-    let list = server.client.cluster_list().send().await.expect("listed").into_inner();
+    let list = server
+        .client
+        .cluster_list()
+        .send()
+        .await
+        .expect("listed")
+        .into_inner();
     assert_eq!(list.total, 1);
 }
 
 async fn duplicate_names_conflict(server: TestServer) {
-    let create = || server.client.cluster_create().body(cluster_request("twice")).send();
+    let create = || {
+        server
+            .client
+            .cluster_create()
+            .body(cluster_request("twice"))
+            .send()
+    };
     create().await.expect("the first create succeeds");
     let (status, error) = api_error(create().await);
-    assert_eq!((status, error.error), (409, types::ErrorCode::ClusterAlreadyExists));
+    assert_eq!(
+        (status, error.error),
+        (409, types::ErrorCode::ClusterAlreadyExists)
+    );
     assert_eq!(error.message, "Cluster twice already exists");
     assert!(!error.request_id.is_empty());
 }
 
 async fn unknown_clusters_are_not_found(server: TestServer) {
     let id = uuid::Uuid::new_v4();
-    let (status, error) = api_error(server.client.cluster_view().cluster(id.to_string()).send().await);
-    assert_eq!((status, error.error), (404, types::ErrorCode::ClusterNotFound));
+    let (status, error) = api_error(
+        server
+            .client
+            .cluster_view()
+            .cluster(id.to_string())
+            .send()
+            .await,
+    );
+    assert_eq!(
+        (status, error.error),
+        (404, types::ErrorCode::ClusterNotFound)
+    );
     assert_eq!(error.message, format!("Cluster {id} not found"));
 
     let (status, error) = api_error(server.client.cluster_view().cluster("no-such").send().await);
-    assert_eq!((status, error.error), (404, types::ErrorCode::ClusterNotFound));
+    assert_eq!(
+        (status, error.error),
+        (404, types::ErrorCode::ClusterNotFound)
+    );
     assert_eq!(error.message, "Cluster no-such not found");
 }
 
 /// Await every task, in order.
-async fn futures_join<T>(
-    tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>,
-) -> Vec<T> {
+async fn futures_join<T>(tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
     let tasks: Vec<_> = tasks.collect();
     let mut results = Vec::with_capacity(tasks.len());
     for task in tasks {

@@ -103,7 +103,7 @@ pub struct Cluster {
 impl Cluster {
     fn example() -> Self {
         let request = ClusterCreateRequest::example();
-        let id = Uuid::from_u128(0x1f0e_8c1a_6b3d_4e8f_9a2b_3c4d5e6f7a8b);
+        let id = EXAMPLE_CLUSTER_ID;
         let at = example_time();
         Self {
             kind: ClusterKind::Cluster,
@@ -138,6 +138,10 @@ pub struct ClusterList {
     /// The page size asked for.
     pub size: u32,
 }
+
+/// The id the examples of the contract use for their cluster.
+pub(crate) const EXAMPLE_CLUSTER_ID: Uuid =
+    Uuid::from_u128(0x1f0e_8c1a_6b3d_4e8f_9a2b_3c4d_5e6f_7a8b);
 
 pub(crate) fn example_time() -> DateTime<Utc> {
     DateTime::from_timestamp(1_795_000_000, 0).unwrap_or_default()

@@ -52,6 +52,10 @@ pub trait HyperfleetApi {
     /// The cluster starts in phase `Pending` at generation 1; adapters then
     /// report on it and its phase follows their reports. The name must be
     /// unique among existing clusters.
+    ///
+    /// Errors: 400 `ValidationFailed` (every offending field in `details`),
+    /// 400 `BadRequest` (unreadable body), 409 `ClusterAlreadyExists`,
+    /// 413 `PayloadTooLarge`, 503 `Unavailable`.
     #[endpoint { method = POST, path = "/api/hyperfleet/v1/clusters", tags = ["clusters"] }]
     async fn cluster_create(
         rqctx: RequestContext<Self::Context>,
@@ -59,6 +63,9 @@ pub trait HyperfleetApi {
     ) -> Result<HttpResponseCreated<Cluster>, Error>;
 
     /// List clusters, oldest first, one page at a time.
+    ///
+    /// Errors: 400 `BadRequest` (a bad, unknown or repeated query
+    /// parameter, named in `details`), 503 `Unavailable`.
     #[endpoint { method = GET, path = "/api/hyperfleet/v1/clusters", tags = ["clusters"] }]
     async fn cluster_list(
         rqctx: RequestContext<Self::Context>,
@@ -66,6 +73,8 @@ pub trait HyperfleetApi {
     ) -> Result<HttpResponseOk<ClusterList>, Error>;
 
     /// Get one cluster by id or by name.
+    ///
+    /// Errors: 404 `ClusterNotFound`, 503 `Unavailable`.
     #[endpoint { method = GET, path = "/api/hyperfleet/v1/clusters/{cluster}", tags = ["clusters"] }]
     async fn cluster_view(
         rqctx: RequestContext<Self::Context>,
@@ -76,6 +85,9 @@ pub trait HyperfleetApi {
     ///
     /// The node pool starts in phase `Pending` at generation 1. The name must
     /// be unique within the cluster.
+    ///
+    /// Errors: 400 `ValidationFailed`, 400 `BadRequest`, 404 `ClusterNotFound`,
+    /// 409 `NodePoolAlreadyExists`, 413 `PayloadTooLarge`, 503 `Unavailable`.
     #[endpoint {
         method = POST,
         path = "/api/hyperfleet/v1/clusters/{cluster}/nodepools",
@@ -88,6 +100,8 @@ pub trait HyperfleetApi {
     ) -> Result<HttpResponseCreated<NodePool>, Error>;
 
     /// List the node pools of a cluster, oldest first, one page at a time.
+    ///
+    /// Errors: 400 `BadRequest`, 404 `ClusterNotFound`, 503 `Unavailable`.
     #[endpoint {
         method = GET,
         path = "/api/hyperfleet/v1/clusters/{cluster}/nodepools",
@@ -100,6 +114,8 @@ pub trait HyperfleetApi {
     ) -> Result<HttpResponseOk<NodePoolList>, Error>;
 
     /// Get one node pool of a cluster by id or by name.
+    ///
+    /// Errors: 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 503 `Unavailable`.
     #[endpoint {
         method = GET,
         path = "/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}",

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::cluster::example_time;
+use crate::cluster::{EXAMPLE_CLUSTER_ID, example_time};
 use crate::resource::{Labels, ResourceStatus};
 
 /// The `kind` of a node pool.
@@ -101,8 +101,8 @@ pub struct NodePool {
 impl NodePool {
     fn example() -> Self {
         let request = NodePoolCreateRequest::example();
-        let cluster_id = Uuid::from_u128(0x1f0e_8c1a_6b3d_4e8f_9a2b_3c4d5e6f7a8b);
-        let id = Uuid::from_u128(0x7d2c_41b0_93e5_4f6a_8b1c_2d3e4f5a6b7c);
+        let cluster_id = EXAMPLE_CLUSTER_ID;
+        let id = Uuid::from_u128(0x7d2c_41b0_93e5_4f6a_8b1c_2d3e_4f5a_6b7c);
         let at = example_time();
         Self {
             kind: NodePoolKind::NodePool,

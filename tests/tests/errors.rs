@@ -1,0 +1,329 @@
+//! Bad input of every kind is answered in the one error shape, with its
+//! code, the offending fields, and the request id; nothing is stored.
+//!
+//! The SDK validates names and patterns before sending, so the invalid
+//! bodies here go over plain HTTP to prove the server checks them itself.
+
+use hyperfleet_e2e::{TestServer, cluster_request, on_every_backend};
+use hyperfleet_sdk::types;
+use serde_json::{Value, json};
+
+on_every_backend!(
+    invalid_cluster_bodies_name_every_offending_field,
+    invalid_nodepool_bodies_name_every_offending_field,
+    unreadable_bodies_are_bad_requests,
+    bad_query_parameters_are_named,
+    wrong_methods_get_405_with_allow,
+    probes_and_served_contract,
+);
+
+const CLUSTERS: &str = "/api/hyperfleet/v1/clusters";
+
+/// Send `body` with `content_type`; return status, headers' request id and
+/// the parsed error.
+async fn post_raw(
+    server: &TestServer,
+    path: &str,
+    content_type: &str,
+    body: String,
+) -> (u16, types::Error) {
+    let response = server
+        .http()
+        .post(server.url(path))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("the server answers");
+    error_of(response).await
+}
+
+async fn error_of(response: reqwest::Response) -> (u16, types::Error) {
+    let status = response.status().as_u16();
+    let header_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+        .expect("every response carries x-request-id");
+    let text = response.text().await.expect("a body");
+    let error: types::Error =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not the error shape ({e}): {text}"));
+    assert_eq!(
+        error.request_id, header_id,
+        "the body quotes the request id of the header"
+    );
+    (status, error)
+}
+
+fn fields(error: &types::Error) -> Vec<&str> {
+    error.details.iter().map(|d| d.field.as_str()).collect()
+}
+
+fn seed_cluster() -> Value {
+    json!({
+        "name": "my-test-cluster",
+        "spec": { "provider": "gcp", "region": "us-east1", "nodeCount": 3 },
+        "labels": { "environment": "production", "team": "platform" }
+    })
+}
+
+/// The seed body with `edit` applied.
+fn cluster_with(edit: impl FnOnce(&mut Value)) -> String {
+    let mut body = seed_cluster();
+    edit(&mut body);
+    body.to_string()
+}
+
+async fn invalid_cluster_bodies_name_every_offending_field(server: TestServer) {
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let long = "a".repeat(64);
+    let cases: Vec<(String, &[&str])> = vec![
+        (cluster_with(|b| b["name"] = json!("Upper_Case")), &["name"]),
+        (cluster_with(|b| b["name"] = json!(uuid)), &["name"]),
+        (cluster_with(|b| b["name"] = json!(long)), &["name"]),
+        (cluster_with(|b| b["name"] = json!("")), &["name"]),
+        (
+            cluster_with(|b| b["spec"]["nodeCount"] = json!(0)),
+            &["spec.nodeCount"],
+        ),
+        (
+            cluster_with(|b| b["spec"]["nodeCount"] = json!(1001)),
+            &["spec.nodeCount"],
+        ),
+        (
+            cluster_with(|b| b["spec"]["nodeCount"] = json!("three")),
+            &["spec.nodeCount"],
+        ),
+        (
+            cluster_with(|b| b["spec"]["provider"] = json!("GCP!")),
+            &["spec.provider"],
+        ),
+        (
+            cluster_with(|b| b["spec"]["region"] = json!("")),
+            &["spec.region"],
+        ),
+        (
+            cluster_with(|b| _ = b["spec"].as_object_mut().map(|s| s.remove("region"))),
+            &["spec.region"],
+        ),
+        (
+            cluster_with(|b| _ = b.as_object_mut().map(|s| s.remove("spec"))),
+            &["spec"],
+        ),
+        (cluster_with(|b| b["colour"] = json!("red")), &["colour"]),
+        (
+            cluster_with(|b| b["spec"]["zones"] = json!(3)),
+            &["spec.zones"],
+        ),
+        (
+            cluster_with(|b| b["labels"]["bad key"] = json!("x")),
+            &["labels.bad key"],
+        ),
+        (
+            cluster_with(|b| b["labels"]["tier"] = json!("a:b")),
+            &["labels.tier"],
+        ),
+        (
+            cluster_with(|b| b["labels"]["tier"] = json!(7)),
+            &["labels.tier"],
+        ),
+        (
+            cluster_with(|b| {
+                b["name"] = json!("-bad");
+                b["spec"]["nodeCount"] = json!(-1);
+                b["spec"]["provider"] = json!("");
+            }),
+            &["name", "spec.provider", "spec.nodeCount"],
+        ),
+    ];
+    for (body, expected) in cases {
+        let (status, error) = post_raw(&server, CLUSTERS, "application/json", body.clone()).await;
+        assert_eq!(
+            (status, error.error),
+            (400, types::ErrorCode::ValidationFailed),
+            "{body}"
+        );
+        assert_eq!(fields(&error), expected, "{body}: {}", error.message);
+    }
+
+    let too_many: serde_json::Map<String, Value> =
+        (0..65).map(|i| (format!("k{i}"), json!("v"))).collect();
+    let body = cluster_with(|b| b["labels"] = Value::Object(too_many));
+    let (status, error) = post_raw(&server, CLUSTERS, "application/json", body).await;
+    assert_eq!((status, fields(&error)), (400, vec!["labels"]));
+
+    let list = server
+        .client
+        .cluster_list()
+        .send()
+        .await
+        .expect("listed")
+        .into_inner();
+    assert_eq!(list.total, 0, "no invalid request stored anything");
+}
+
+async fn invalid_nodepool_bodies_name_every_offending_field(server: TestServer) {
+    server
+        .client
+        .cluster_create()
+        .body(cluster_request("parent"))
+        .send()
+        .await
+        .expect("created");
+    let path = format!("{CLUSTERS}/parent/nodepools");
+    let cases: Vec<(Value, &[&str])> = vec![
+        (
+            json!({"name": "p", "spec": {"nodeCount": 0, "machineType": "n1"}}),
+            &["spec.nodeCount"],
+        ),
+        (
+            json!({"name": "p", "spec": {"nodeCount": 1, "machineType": "N1 big"}}),
+            &["spec.machineType"],
+        ),
+        (
+            json!({"name": "p", "spec": {"nodeCount": 1}}),
+            &["spec.machineType"],
+        ),
+        (
+            json!({"name": "P", "spec": {"nodeCount": 1, "machineType": "n1"}}),
+            &["name"],
+        ),
+        (
+            json!({"name": "p", "spec": {"nodeCount": 1, "machineType": "n1"}, "cluster_id": "x"}),
+            &["cluster_id"],
+        ),
+    ];
+    for (body, expected) in cases {
+        let (status, error) = post_raw(&server, &path, "application/json", body.to_string()).await;
+        assert_eq!(
+            (status, error.error),
+            (400, types::ErrorCode::ValidationFailed),
+            "{body}"
+        );
+        assert_eq!(fields(&error), expected, "{body}");
+    }
+    let list = server
+        .client
+        .nodepool_list()
+        .cluster("parent")
+        .send()
+        .await
+        .expect("listed");
+    assert_eq!(list.into_inner().total, 0);
+}
+
+async fn unreadable_bodies_are_bad_requests(server: TestServer) {
+    let seed = seed_cluster().to_string();
+    let cases = [
+        ("application/json", "{\"name\": ".to_string()),
+        ("application/json", "not json".to_string()),
+        ("application/json", String::new()),
+        ("text/plain", seed.clone()),
+        ("application/x-www-form-urlencoded", seed.clone()),
+    ];
+    for (content_type, body) in cases {
+        let (status, error) = post_raw(&server, CLUSTERS, content_type, body.clone()).await;
+        assert_eq!(
+            (status, error.error),
+            (400, types::ErrorCode::BadRequest),
+            "{content_type}: {body}"
+        );
+    }
+    // A charset parameter is fine.
+    let response = server
+        .http()
+        .post(server.url(CLUSTERS))
+        .header("content-type", "application/json; charset=utf-8")
+        .body(seed)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status().as_u16(), 201);
+}
+
+async fn bad_query_parameters_are_named(server: TestServer) {
+    let cases = [
+        ("page=0", "page"),
+        ("page=-1", "page"),
+        ("page=abc", "page"),
+        ("size=0", "size"),
+        ("size=1001", "size"),
+        ("size=", "size"),
+        ("page=1&page=2", "page"),
+        ("colour=red", "colour"),
+    ];
+    for path in [CLUSTERS.to_string(), format!("{CLUSTERS}/any/nodepools")] {
+        for (query, field) in cases {
+            let response = server
+                .http()
+                .get(server.url(&format!("{path}?{query}")))
+                .send()
+                .await
+                .expect("answered");
+            let (status, error) = error_of(response).await;
+            assert_eq!(
+                (status, error.error),
+                (400, types::ErrorCode::BadRequest),
+                "{query}"
+            );
+            assert_eq!(fields(&error), [field], "{query}: {}", error.message);
+        }
+    }
+}
+
+async fn wrong_methods_get_405_with_allow(server: TestServer) {
+    for (method, path, allow) in [
+        (reqwest::Method::DELETE, CLUSTERS.to_string(), "GET, POST"),
+        (reqwest::Method::PUT, format!("{CLUSTERS}/x"), "GET"),
+        (reqwest::Method::POST, "/healthz".to_string(), "GET"),
+    ] {
+        let response = server
+            .http()
+            .request(method.clone(), server.url(&path))
+            .send()
+            .await
+            .expect("answered");
+        let allowed = response
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        assert_eq!(allowed.as_deref(), Some(allow), "{method} {path}");
+        let (status, error) = error_of(response).await;
+        assert_eq!(
+            (status, error.error),
+            (405, types::ErrorCode::MethodNotAllowed)
+        );
+    }
+}
+
+async fn probes_and_served_contract(server: TestServer) {
+    let live = server
+        .client
+        .health_live()
+        .send()
+        .await
+        .expect("alive")
+        .into_inner();
+    assert_eq!(live.status, "ok");
+    let ready = server
+        .client
+        .health_ready()
+        .send()
+        .await
+        .expect("ready")
+        .into_inner();
+    assert_eq!(ready.status, "ok");
+
+    let response = server
+        .http()
+        .get(server.url("/openapi.yaml"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status().as_u16(), 200);
+    let served = response.text().await.expect("a body");
+    let checked_in = include_str!("../../openapi.yaml");
+    assert_eq!(served, checked_in);
+}

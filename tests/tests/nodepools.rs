@@ -1,0 +1,241 @@
+//! Node pools through the SDK: create under a cluster by id or name, read
+//! back by id or name, per-cluster names and lists.
+
+use std::collections::BTreeSet;
+
+use hyperfleet_e2e::{TestServer, api_error, cluster_request, nodepool_request, on_every_backend};
+use hyperfleet_sdk::types;
+
+on_every_backend!(
+    create_and_get_by_name_and_id,
+    names_are_unique_per_cluster_only,
+    lists_are_per_cluster_with_totals,
+    missing_parents_and_pools_are_not_found,
+    concurrent_creates_of_one_name_make_one_pool,
+);
+
+async fn create_cluster(server: &TestServer, name: &str) -> types::Cluster {
+    server
+        .client
+        .cluster_create()
+        .body(cluster_request(name))
+        .send()
+        .await
+        .expect("cluster created")
+        .into_inner()
+}
+
+async fn create_and_get_by_name_and_id(server: TestServer) {
+    let cluster = create_cluster(&server, "my-test-cluster").await;
+    let response = server
+        .client
+        .nodepool_create()
+        .cluster("my-test-cluster")
+        .body(nodepool_request("my-nodepool"))
+        .send()
+        .await
+        .expect("node pool created");
+    assert_eq!(response.status().as_u16(), 201);
+    let pool = response.into_inner();
+    assert_eq!(pool.kind, types::NodePoolKind::NodePool);
+    assert_eq!(pool.cluster_id, cluster.id);
+    assert_eq!(pool.name.as_str(), "my-nodepool");
+    assert_eq!(pool.generation, 1);
+    assert_eq!(pool.spec.node_count.get(), 5);
+    assert_eq!(pool.spec.machine_type.as_str(), "n1-standard-4");
+    assert!(pool.labels.is_empty());
+    assert_eq!(pool.status.phase, types::Phase::Pending);
+    assert_eq!(
+        pool.status.message,
+        "waiting for validation, infrastructure"
+    );
+    assert_eq!(
+        pool.href,
+        format!(
+            "/api/hyperfleet/v1/clusters/{}/nodepools/{}",
+            cluster.id, pool.id
+        )
+    );
+
+    for (cluster_ref, pool_ref) in [
+        (cluster.id.to_string(), pool.id.to_string()),
+        ("my-test-cluster".to_string(), "my-nodepool".to_string()),
+        (cluster.id.to_string(), "my-nodepool".to_string()),
+        ("my-test-cluster".to_string(), pool.id.to_string()),
+    ] {
+        let found = server
+            .client
+            .nodepool_view()
+            .cluster(&cluster_ref)
+            .nodepool(&pool_ref)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{cluster_ref}/{pool_ref}: {e}"))
+            .into_inner();
+        assert_eq!(found, pool);
+    }
+
+    // A pool is found only under its own cluster.
+    let other = create_cluster(&server, "other").await;
+    let (status, error) = api_error(
+        server
+            .client
+            .nodepool_view()
+            .cluster(other.id.to_string())
+            .nodepool(pool.id.to_string())
+            .send()
+            .await,
+    );
+    assert_eq!(
+        (status, error.error),
+        (404, types::ErrorCode::NodePoolNotFound)
+    );
+}
+
+async fn names_are_unique_per_cluster_only(server: TestServer) {
+    create_cluster(&server, "first").await;
+    create_cluster(&server, "second").await;
+    let create = |cluster: &'static str| {
+        server
+            .client
+            .nodepool_create()
+            .cluster(cluster)
+            .body(nodepool_request("workers"))
+            .send()
+    };
+    create("first").await.expect("first pool");
+    create("second")
+        .await
+        .expect("the same name in another cluster");
+    let (status, error) = api_error(create("first").await);
+    assert_eq!(
+        (status, error.error),
+        (409, types::ErrorCode::NodePoolAlreadyExists)
+    );
+    assert_eq!(
+        error.message,
+        "NodePool workers already exists in cluster first"
+    );
+}
+
+async fn lists_are_per_cluster_with_totals(server: TestServer) {
+    create_cluster(&server, "busy").await;
+    create_cluster(&server, "quiet").await;
+    let mut created = Vec::new();
+    for i in 0..5 {
+        let pool = server
+            .client
+            .nodepool_create()
+            .cluster("busy")
+            .body(nodepool_request(&format!("pool-{i}")))
+            .send()
+            .await
+            .expect("created")
+            .into_inner();
+        created.push(pool.id);
+    }
+    let mut seen = Vec::new();
+    for page in 1..=3u32 {
+        let list = server
+            .client
+            .nodepool_list()
+            .cluster("busy")
+            .page(page)
+            .size(2)
+            .send()
+            .await
+            .expect("listed")
+            .into_inner();
+        assert_eq!(list.kind, types::NodePoolListKind::NodePoolList);
+        assert_eq!((list.total, list.page, list.size), (5, page, 2));
+        seen.extend(list.items.into_iter().map(|p| p.id));
+    }
+    assert_eq!(seen, created);
+    assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 5);
+
+    let quiet = server
+        .client
+        .nodepool_list()
+        .cluster("quiet")
+        .send()
+        .await
+        .expect("listed");
+    assert_eq!(quiet.into_inner().total, 0);
+}
+
+async fn missing_parents_and_pools_are_not_found(server: TestServer) {
+    let (status, error) = api_error(
+        server
+            .client
+            .nodepool_create()
+            .cluster("ghost")
+            .body(nodepool_request("p"))
+            .send()
+            .await,
+    );
+    assert_eq!(
+        (status, error.error),
+        (404, types::ErrorCode::ClusterNotFound)
+    );
+    assert_eq!(error.message, "Cluster ghost not found");
+
+    let (status, error) = api_error(server.client.nodepool_list().cluster("ghost").send().await);
+    assert_eq!(
+        (status, error.error),
+        (404, types::ErrorCode::ClusterNotFound)
+    );
+
+    create_cluster(&server, "real").await;
+    let (status, error) = api_error(
+        server
+            .client
+            .nodepool_view()
+            .cluster("real")
+            .nodepool("ghost")
+            .send()
+            .await,
+    );
+    assert_eq!(
+        (status, error.error),
+        (404, types::ErrorCode::NodePoolNotFound)
+    );
+    assert_eq!(error.message, "NodePool ghost not found in cluster real");
+}
+
+async fn concurrent_creates_of_one_name_make_one_pool(server: TestServer) {
+    create_cluster(&server, "racy").await;
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let client = server.client.clone();
+            tokio::spawn(async move {
+                client
+                    .nodepool_create()
+                    .cluster("racy")
+                    .body(nodepool_request("only-one"))
+                    .send()
+                    .await
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        match task.await.expect("no panic") {
+            Ok(response) => statuses.push(response.status().as_u16()),
+            Err(error) => {
+                let (status, body) = api_error::<types::NodePool>(Err(error));
+                assert_eq!(body.error, types::ErrorCode::NodePoolAlreadyExists);
+                statuses.push(status);
+            }
+        }
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        19,
+        "{statuses:?}"
+    );
+}
