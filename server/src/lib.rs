@@ -7,13 +7,14 @@ pub mod context;
 pub mod db;
 pub mod error;
 pub mod http_entrypoints;
+pub mod logging;
 pub mod nodepool;
 pub mod resource;
 mod routes;
 
 use std::net::SocketAddr;
 
-use dropshot::{ConfigDropshot, ConfigLogging, ConfigLoggingLevel, HttpServer, ServerBuilder};
+use dropshot::{ConfigDropshot, HttpServer, ServerBuilder};
 use hyperfleet_api::{MAX_REQUEST_BODY_BYTES, hyperfleet_api_mod};
 
 use crate::context::ServerContext;
@@ -31,8 +32,6 @@ pub struct ServerConfig {
     pub database_url: String,
     pub cluster_adapters: Vec<String>,
     pub nodepool_adapters: Vec<String>,
-    /// dropshot's request log level.
-    pub log_level: ConfigLoggingLevel,
 }
 
 /// Why the server could not start.
@@ -94,12 +93,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         default_request_body_max_bytes: MAX_REQUEST_BODY_BYTES,
         ..ConfigDropshot::default()
     };
-    let log = ConfigLogging::StderrTerminal {
-        level: config.log_level,
-    }
-    .to_logger("hyperfleet")
-    .map_err(|e| StartError::Http(e.to_string()))?;
-    let server = ServerBuilder::new(api, context, log)
+    let server = ServerBuilder::new(api, context, logging::dropshot_logger())
         .config(dropshot_config)
         .start()
         .map_err(|e| StartError::Http(e.to_string()))?;

@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use dropshot::ConfigLoggingLevel;
 use hyperfleet_server::{
     DEFAULT_CLUSTER_ADAPTERS, DEFAULT_NODEPOOL_ADAPTERS, ServerConfig, db, start,
 };
@@ -84,7 +83,6 @@ async fn serve(args: ServeArgs) -> Result<()> {
         database_url: args.database.database_url.clone(),
         cluster_adapters: split_list(&args.cluster_adapters),
         nodepool_adapters: split_list(&args.nodepool_adapters),
-        log_level: ConfigLoggingLevel::Info,
     };
     let server = start(config).await?;
     tracing::info!(

@@ -84,7 +84,6 @@ impl TestServer {
             database_url: database.url.clone(),
             cluster_adapters,
             nodepool_adapters,
-            log_level: dropshot::ConfigLoggingLevel::Warn,
         };
         let server = match hyperfleet_server::start(config).await {
             Ok(server) => server,

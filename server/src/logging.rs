@@ -1,0 +1,48 @@
+//! Dropshot logs through slog; this drain forwards its records to tracing,
+//! so request logs and our own come out in one stream and one format
+//! (`--log-format pretty|json`), with dropshot's `req_id` and friends as text.
+
+use std::fmt::Write as _;
+
+use slog::{Drain, KV, Level, OwnedKVList, Record, Serializer};
+
+/// A slog drain that emits every record as a tracing event.
+pub struct TracingDrain;
+
+impl Drain for TracingDrain {
+    type Ok = ();
+    type Err = slog::Never;
+
+    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
+        let mut fields = Fields(String::new());
+        // Errors here only mean a field could not be formatted; the message
+        // is still worth logging.
+        let _ = record.kv().serialize(record, &mut fields);
+        let _ = values.serialize(record, &mut fields);
+        let message = record.msg();
+        let fields = fields.0;
+        match record.level() {
+            Level::Critical | Level::Error => {
+                tracing::error!(target: "dropshot", "{message}{fields}")
+            }
+            Level::Warning => tracing::warn!(target: "dropshot", "{message}{fields}"),
+            Level::Info => tracing::info!(target: "dropshot", "{message}{fields}"),
+            Level::Debug => tracing::debug!(target: "dropshot", "{message}{fields}"),
+            Level::Trace => tracing::trace!(target: "dropshot", "{message}{fields}"),
+        }
+        Ok(())
+    }
+}
+
+/// The logger to hand dropshot.
+pub fn dropshot_logger() -> slog::Logger {
+    slog::Logger::root(TracingDrain.fuse(), slog::o!())
+}
+
+struct Fields(String);
+
+impl Serializer for Fields {
+    fn emit_arguments(&mut self, key: slog::Key, value: &std::fmt::Arguments<'_>) -> slog::Result {
+        write!(self.0, " {key}={value}").map_err(|_| slog::Error::Other)
+    }
+}
