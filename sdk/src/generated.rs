@@ -9,6 +9,270 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
+    ///Where one adapter stands on a resource, derived from its latest report at the resource's current generation.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum AdapterPhase {
+        ///No report at the current generation says anything was applied.
+        Pending,
+        ///`Applied=True` at the current generation, not yet available.
+        Running,
+        ///`Available=True` at the current generation (`Finalized=True` while the resource is terminating).
+        Complete,
+        ///The latest report, of any generation, says `Health=False`.
+        Failed,
+    }
+    impl ::std::fmt::Display for AdapterPhase {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Pending => f.write_str("Pending"),
+                Self::Running => f.write_str("Running"),
+                Self::Complete => f.write_str("Complete"),
+                Self::Failed => f.write_str("Failed"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for AdapterPhase {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "Pending" => Ok(Self::Pending),
+                "Running" => Ok(Self::Running),
+                "Complete" => Ok(Self::Complete),
+                "Failed" => Ok(Self::Failed),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for AdapterPhase {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for AdapterPhase {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///One adapter's latest report on a resource.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct AdapterStatus {
+        ///The reporting adapter.
+        pub adapter_name: ::std::string::String,
+        ///The cluster the resource is or belongs to.
+        pub cluster_id: ::uuid::Uuid,
+        ///The latest report's conditions.
+        pub conditions: ::std::vec::Vec<Condition>,
+        ///When this adapter first reported.
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Adapter-specific results.
+        pub data: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Id of this status entry.
+        pub id: ::uuid::Uuid,
+        ///When this adapter's phase last changed.
+        pub last_transition_time: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The report's message, else that of the condition that decided the phase.
+        pub message: ::std::string::String,
+        ///Adapter-specific bookkeeping.
+        pub metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///The node pool, for node-pool statuses.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub nodepool_id: ::std::option::Option<::uuid::Uuid>,
+        ///The generation the latest report describes.
+        pub observed_generation: i64,
+        ///The adapter's phase at the resource's current generation.
+        pub phase: AdapterPhase,
+        ///When this adapter last reported.
+        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+    }
+    impl AdapterStatus {
+        pub fn builder() -> builder::AdapterStatus {
+            Default::default()
+        }
+    }
+    ///Every adapter's latest report on one resource, and what they add up to.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct AdapterStatusList {
+        ///The cluster the resource is or belongs to.
+        pub cluster_id: ::uuid::Uuid,
+        ///The resource's current generation.
+        pub generation: i64,
+        ///The node pool, for node-pool statuses.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub nodepool_id: ::std::option::Option<::uuid::Uuid>,
+        ///Required adapters that have never reported.
+        pub pending_adapters: ::std::vec::Vec<::std::string::String>,
+        ///The resource's phase.
+        pub phase: Phase,
+        ///One entry per adapter that has reported, by adapter name.
+        pub statuses: ::std::vec::Vec<AdapterStatus>,
+    }
+    impl AdapterStatusList {
+        pub fn builder() -> builder::AdapterStatusList {
+            Default::default()
+        }
+    }
+    ///A status report from one adapter about one resource. Reports are upserted per adapter: the latest report of each adapter is what counts.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct AdapterStatusReport {
+        ///The reporting adapter's name: 1-63 lowercase letters, digits or `-`.
+        pub adapter: AdapterStatusReportAdapter,
+        ///The conditions; `Applied`, `Available` and `Health` are required, and each type may appear once.
+        pub conditions: ::std::vec::Vec<ConditionReport>,
+        ///Adapter-specific results, kept as given.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub data: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///A one-line summary; when absent, the message of the condition that decided the adapter's phase is shown.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message: ::std::option::Option<AdapterStatusReportMessage>,
+        ///Adapter-specific bookkeeping, kept as given.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///The resource generation this report describes. Above the resource's generation: 409 `GenerationConflict`; below what this adapter already reported: 409 `StaleStatus`, and nothing is stored.
+        pub observed_generation: ::std::num::NonZeroU64,
+    }
+    impl AdapterStatusReport {
+        pub fn builder() -> builder::AdapterStatusReport {
+            Default::default()
+        }
+    }
+    ///The reporting adapter's name: 1-63 lowercase letters, digits or `-`.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct AdapterStatusReportAdapter(::std::string::String);
+    impl ::std::ops::Deref for AdapterStatusReportAdapter {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AdapterStatusReportAdapter> for ::std::string::String {
+        fn from(value: AdapterStatusReportAdapter) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for AdapterStatusReportAdapter {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 63usize {
+                return Err("longer than 63 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for AdapterStatusReportAdapter {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for AdapterStatusReportAdapter {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AdapterStatusReportAdapter {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///A one-line summary; when absent, the message of the condition that decided the adapter's phase is shown.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct AdapterStatusReportMessage(::std::string::String);
+    impl ::std::ops::Deref for AdapterStatusReportMessage {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AdapterStatusReportMessage> for ::std::string::String {
+        fn from(value: AdapterStatusReportMessage) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for AdapterStatusReportMessage {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 4096usize {
+                return Err("longer than 4096 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for AdapterStatusReportMessage {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for AdapterStatusReportMessage {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AdapterStatusReportMessage {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///A cluster.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Cluster {
@@ -386,6 +650,283 @@ pub mod types {
                 .map_err(|e: self::error::ConversionError| {
                     <D::Error as ::serde::de::Error>::custom(e.to_string())
                 })
+        }
+    }
+    ///One condition, as stored: the report's, plus when its status last changed.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Condition {
+        ///When `status` last changed, set by the API: kept while an adapter keeps reporting the same status.
+        pub last_transition_time: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Human-readable explanation.
+        pub message: ::std::string::String,
+        ///Machine-readable reason.
+        pub reason: ::std::string::String,
+        ///Whether the condition holds.
+        pub status: ConditionStatus,
+        ///Condition type.
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+    }
+    impl Condition {
+        pub fn builder() -> builder::Condition {
+            Default::default()
+        }
+    }
+    ///One condition, as an adapter reports it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct ConditionReport {
+        ///A human-readable explanation (at most 4096 characters).
+        #[serde(default = "defaults::condition_report_message")]
+        pub message: ConditionReportMessage,
+        ///A short machine-readable reason, in CamelCase (at most 256 characters).
+        #[serde(default = "defaults::condition_report_reason")]
+        pub reason: ConditionReportReason,
+        ///Whether the condition holds.
+        pub status: ConditionStatus,
+        ///Condition type: `Applied`, `Available` and `Health` are required in every report, `Finalized` is used during deletion, others are kept as given. 1-63 letters and digits, starting with a letter.
+        #[serde(rename = "type")]
+        pub type_: ConditionReportType,
+    }
+    impl ConditionReport {
+        pub fn builder() -> builder::ConditionReport {
+            Default::default()
+        }
+    }
+    ///A human-readable explanation (at most 4096 characters).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ConditionReportMessage(::std::string::String);
+    impl ::std::ops::Deref for ConditionReportMessage {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ConditionReportMessage> for ::std::string::String {
+        fn from(value: ConditionReportMessage) -> Self {
+            value.0
+        }
+    }
+    impl ::std::default::Default for ConditionReportMessage {
+        fn default() -> Self {
+            ConditionReportMessage("".to_string())
+        }
+    }
+    impl ::std::str::FromStr for ConditionReportMessage {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 4096usize {
+                return Err("longer than 4096 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ConditionReportMessage {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ConditionReportMessage {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ConditionReportMessage {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///A short machine-readable reason, in CamelCase (at most 256 characters).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ConditionReportReason(::std::string::String);
+    impl ::std::ops::Deref for ConditionReportReason {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ConditionReportReason> for ::std::string::String {
+        fn from(value: ConditionReportReason) -> Self {
+            value.0
+        }
+    }
+    impl ::std::default::Default for ConditionReportReason {
+        fn default() -> Self {
+            ConditionReportReason("".to_string())
+        }
+    }
+    impl ::std::str::FromStr for ConditionReportReason {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 256usize {
+                return Err("longer than 256 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ConditionReportReason {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ConditionReportReason {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ConditionReportReason {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Condition type: `Applied`, `Available` and `Health` are required in every report, `Finalized` is used during deletion, others are kept as given. 1-63 letters and digits, starting with a letter.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ConditionReportType(::std::string::String);
+    impl ::std::ops::Deref for ConditionReportType {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ConditionReportType> for ::std::string::String {
+        fn from(value: ConditionReportType) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ConditionReportType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 63usize {
+                return Err("longer than 63 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z][A-Za-z0-9]*$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[A-Za-z][A-Za-z0-9]*$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ConditionReportType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ConditionReportType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ConditionReportType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///The truth value of a condition.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum ConditionStatus {
+        True,
+        False,
+        Unknown,
+    }
+    impl ::std::fmt::Display for ConditionStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::True => f.write_str("True"),
+                Self::False => f.write_str("False"),
+                Self::Unknown => f.write_str("Unknown"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for ConditionStatus {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "True" => Ok(Self::True),
+                "False" => Ok(Self::False),
+                "Unknown" => Ok(Self::Unknown),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ConditionStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ConditionStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
     ///The body of every error response.
@@ -946,6 +1487,560 @@ pub mod types {
     /// Types for composing complex structures.
     pub mod builder {
         #[derive(Clone, Debug)]
+        pub struct AdapterStatus {
+            adapter_name: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            cluster_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            conditions: ::std::result::Result<
+                ::std::vec::Vec<super::Condition>,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            data: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            last_transition_time: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            message: ::std::result::Result<::std::string::String, ::std::string::String>,
+            metadata: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            nodepool_id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
+            observed_generation: ::std::result::Result<i64, ::std::string::String>,
+            phase: ::std::result::Result<super::AdapterPhase, ::std::string::String>,
+            updated_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for AdapterStatus {
+            fn default() -> Self {
+                Self {
+                    adapter_name: Err("no value supplied for adapter_name".to_string()),
+                    cluster_id: Err("no value supplied for cluster_id".to_string()),
+                    conditions: Err("no value supplied for conditions".to_string()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    last_transition_time: Err(
+                        "no value supplied for last_transition_time".to_string(),
+                    ),
+                    message: Err("no value supplied for message".to_string()),
+                    metadata: Err("no value supplied for metadata".to_string()),
+                    nodepool_id: Ok(Default::default()),
+                    observed_generation: Err(
+                        "no value supplied for observed_generation".to_string(),
+                    ),
+                    phase: Err("no value supplied for phase".to_string()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                }
+            }
+        }
+        impl AdapterStatus {
+            pub fn adapter_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.adapter_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for adapter_name: {e}")
+                    });
+                self
+            }
+            pub fn cluster_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cluster_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for cluster_id: {e}")
+                    });
+                self
+            }
+            pub fn conditions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Condition>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.conditions = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for conditions: {e}")
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn last_transition_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_transition_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for last_transition_time: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
+                self
+            }
+            pub fn metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metadata = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for metadata: {e}")
+                    });
+                self
+            }
+            pub fn nodepool_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.nodepool_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for nodepool_id: {e}")
+                    });
+                self
+            }
+            pub fn observed_generation<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.observed_generation = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for observed_generation: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn phase<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::AdapterPhase>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phase = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for phase: {e}")
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AdapterStatus> for super::AdapterStatus {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AdapterStatus,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    adapter_name: value.adapter_name?,
+                    cluster_id: value.cluster_id?,
+                    conditions: value.conditions?,
+                    created_at: value.created_at?,
+                    data: value.data?,
+                    id: value.id?,
+                    last_transition_time: value.last_transition_time?,
+                    message: value.message?,
+                    metadata: value.metadata?,
+                    nodepool_id: value.nodepool_id?,
+                    observed_generation: value.observed_generation?,
+                    phase: value.phase?,
+                    updated_at: value.updated_at?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AdapterStatus> for AdapterStatus {
+            fn from(value: super::AdapterStatus) -> Self {
+                Self {
+                    adapter_name: Ok(value.adapter_name),
+                    cluster_id: Ok(value.cluster_id),
+                    conditions: Ok(value.conditions),
+                    created_at: Ok(value.created_at),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    last_transition_time: Ok(value.last_transition_time),
+                    message: Ok(value.message),
+                    metadata: Ok(value.metadata),
+                    nodepool_id: Ok(value.nodepool_id),
+                    observed_generation: Ok(value.observed_generation),
+                    phase: Ok(value.phase),
+                    updated_at: Ok(value.updated_at),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct AdapterStatusList {
+            cluster_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            generation: ::std::result::Result<i64, ::std::string::String>,
+            nodepool_id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
+            pending_adapters: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            phase: ::std::result::Result<super::Phase, ::std::string::String>,
+            statuses: ::std::result::Result<
+                ::std::vec::Vec<super::AdapterStatus>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for AdapterStatusList {
+            fn default() -> Self {
+                Self {
+                    cluster_id: Err("no value supplied for cluster_id".to_string()),
+                    generation: Err("no value supplied for generation".to_string()),
+                    nodepool_id: Ok(Default::default()),
+                    pending_adapters: Err(
+                        "no value supplied for pending_adapters".to_string(),
+                    ),
+                    phase: Err("no value supplied for phase".to_string()),
+                    statuses: Err("no value supplied for statuses".to_string()),
+                }
+            }
+        }
+        impl AdapterStatusList {
+            pub fn cluster_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cluster_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for cluster_id: {e}")
+                    });
+                self
+            }
+            pub fn generation<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.generation = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for generation: {e}")
+                    });
+                self
+            }
+            pub fn nodepool_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.nodepool_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for nodepool_id: {e}")
+                    });
+                self
+            }
+            pub fn pending_adapters<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.pending_adapters = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for pending_adapters: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn phase<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Phase>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phase = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for phase: {e}")
+                    });
+                self
+            }
+            pub fn statuses<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::AdapterStatus>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.statuses = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for statuses: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AdapterStatusList> for super::AdapterStatusList {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AdapterStatusList,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    cluster_id: value.cluster_id?,
+                    generation: value.generation?,
+                    nodepool_id: value.nodepool_id?,
+                    pending_adapters: value.pending_adapters?,
+                    phase: value.phase?,
+                    statuses: value.statuses?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AdapterStatusList> for AdapterStatusList {
+            fn from(value: super::AdapterStatusList) -> Self {
+                Self {
+                    cluster_id: Ok(value.cluster_id),
+                    generation: Ok(value.generation),
+                    nodepool_id: Ok(value.nodepool_id),
+                    pending_adapters: Ok(value.pending_adapters),
+                    phase: Ok(value.phase),
+                    statuses: Ok(value.statuses),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct AdapterStatusReport {
+            adapter: ::std::result::Result<
+                super::AdapterStatusReportAdapter,
+                ::std::string::String,
+            >,
+            conditions: ::std::result::Result<
+                ::std::vec::Vec<super::ConditionReport>,
+                ::std::string::String,
+            >,
+            data: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            message: ::std::result::Result<
+                ::std::option::Option<super::AdapterStatusReportMessage>,
+                ::std::string::String,
+            >,
+            metadata: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            observed_generation: ::std::result::Result<
+                ::std::num::NonZeroU64,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for AdapterStatusReport {
+            fn default() -> Self {
+                Self {
+                    adapter: Err("no value supplied for adapter".to_string()),
+                    conditions: Err("no value supplied for conditions".to_string()),
+                    data: Ok(Default::default()),
+                    message: Ok(Default::default()),
+                    metadata: Ok(Default::default()),
+                    observed_generation: Err(
+                        "no value supplied for observed_generation".to_string(),
+                    ),
+                }
+            }
+        }
+        impl AdapterStatusReport {
+            pub fn adapter<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::AdapterStatusReportAdapter>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.adapter = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for adapter: {e}")
+                    });
+                self
+            }
+            pub fn conditions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ConditionReport>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.conditions = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for conditions: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::AdapterStatusReportMessage>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
+                self
+            }
+            pub fn metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metadata = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for metadata: {e}")
+                    });
+                self
+            }
+            pub fn observed_generation<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::num::NonZeroU64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.observed_generation = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for observed_generation: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AdapterStatusReport>
+        for super::AdapterStatusReport {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AdapterStatusReport,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    adapter: value.adapter?,
+                    conditions: value.conditions?,
+                    data: value.data?,
+                    message: value.message?,
+                    metadata: value.metadata?,
+                    observed_generation: value.observed_generation?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AdapterStatusReport> for AdapterStatusReport {
+            fn from(value: super::AdapterStatusReport) -> Self {
+                Self {
+                    adapter: Ok(value.adapter),
+                    conditions: Ok(value.conditions),
+                    data: Ok(value.data),
+                    message: Ok(value.message),
+                    metadata: Ok(value.metadata),
+                    observed_generation: Ok(value.observed_generation),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Cluster {
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
@@ -1424,6 +2519,218 @@ pub mod types {
                     node_count: Ok(value.node_count),
                     provider: Ok(value.provider),
                     region: Ok(value.region),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Condition {
+            last_transition_time: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            message: ::std::result::Result<::std::string::String, ::std::string::String>,
+            reason: ::std::result::Result<::std::string::String, ::std::string::String>,
+            status: ::std::result::Result<super::ConditionStatus, ::std::string::String>,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for Condition {
+            fn default() -> Self {
+                Self {
+                    last_transition_time: Err(
+                        "no value supplied for last_transition_time".to_string(),
+                    ),
+                    message: Err("no value supplied for message".to_string()),
+                    reason: Err("no value supplied for reason".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl Condition {
+            pub fn last_transition_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_transition_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for last_transition_time: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
+                self
+            }
+            pub fn reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for reason: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ConditionStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Condition> for super::Condition {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Condition,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    last_transition_time: value.last_transition_time?,
+                    message: value.message?,
+                    reason: value.reason?,
+                    status: value.status?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Condition> for Condition {
+            fn from(value: super::Condition) -> Self {
+                Self {
+                    last_transition_time: Ok(value.last_transition_time),
+                    message: Ok(value.message),
+                    reason: Ok(value.reason),
+                    status: Ok(value.status),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ConditionReport {
+            message: ::std::result::Result<
+                super::ConditionReportMessage,
+                ::std::string::String,
+            >,
+            reason: ::std::result::Result<
+                super::ConditionReportReason,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<super::ConditionStatus, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::ConditionReportType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ConditionReport {
+            fn default() -> Self {
+                Self {
+                    message: Ok(super::defaults::condition_report_message()),
+                    reason: Ok(super::defaults::condition_report_reason()),
+                    status: Err("no value supplied for status".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl ConditionReport {
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ConditionReportMessage>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
+                self
+            }
+            pub fn reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ConditionReportReason>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for reason: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ConditionStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ConditionReportType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ConditionReport> for super::ConditionReport {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ConditionReport,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    message: value.message?,
+                    reason: value.reason?,
+                    status: value.status?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ConditionReport> for ConditionReport {
+            fn from(value: super::ConditionReport) -> Self {
+                Self {
+                    message: Ok(value.message),
+                    reason: Ok(value.reason),
+                    status: Ok(value.status),
+                    type_: Ok(value.type_),
                 }
             }
         }
@@ -2181,6 +3488,15 @@ pub mod types {
             }
         }
     }
+    /// Generation of default values for serde.
+    pub mod defaults {
+        pub(super) fn condition_report_message() -> super::ConditionReportMessage {
+            super::ConditionReportMessage("".to_string())
+        }
+        pub(super) fn condition_report_reason() -> super::ConditionReportReason {
+            super::ConditionReportReason("".to_string())
+        }
+    }
     /// Error types.
     pub mod error {
         /// Error from a `TryFrom` or `FromStr` implementation.
@@ -2382,6 +3698,86 @@ let response = client.nodepool_view()
 ```*/
     pub fn nodepool_view(&self) -> builder::NodepoolView<'_> {
         builder::NodepoolView::new(self)
+    }
+    /**Every adapter's latest report on a node pool; as for clusters
+
+Errors: 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 503 `Unavailable`.
+
+Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}/statuses`
+
+Arguments:
+- `cluster`: The cluster's id or its name.
+- `nodepool`: The node pool's id or its name (names are unique within a cluster).
+```ignore
+let response = client.nodepool_status_list()
+    .cluster(cluster)
+    .nodepool(nodepool)
+    .send()
+    .await;
+```*/
+    pub fn nodepool_status_list(&self) -> builder::NodepoolStatusList<'_> {
+        builder::NodepoolStatusList::new(self)
+    }
+    /**Report an adapter's status on a node pool; as for clusters
+
+Errors: 400 `ValidationFailed`, 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 409 `GenerationConflict`, 409 `StaleStatus`, 503 `Unavailable`.
+
+Sends a `PUT` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}/statuses`
+
+Arguments:
+- `cluster`: The cluster's id or its name.
+- `nodepool`: The node pool's id or its name (names are unique within a cluster).
+- `body`
+```ignore
+let response = client.nodepool_status_report()
+    .cluster(cluster)
+    .nodepool(nodepool)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn nodepool_status_report(&self) -> builder::NodepoolStatusReport<'_> {
+        builder::NodepoolStatusReport::new(self)
+    }
+    /**Every adapter's latest report on a cluster, the cluster's phase, and
+
+the required adapters that have not reported yet.
+
+Errors: 404 `ClusterNotFound`, 503 `Unavailable`.
+
+Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/statuses`
+
+Arguments:
+- `cluster`: The cluster's id or its name.
+```ignore
+let response = client.cluster_status_list()
+    .cluster(cluster)
+    .send()
+    .await;
+```*/
+    pub fn cluster_status_list(&self) -> builder::ClusterStatusList<'_> {
+        builder::ClusterStatusList::new(self)
+    }
+    /**Report an adapter's status on a cluster
+
+Upserts the adapter's entry (one per adapter name) and recomputes the cluster's phase in the same transaction. The API sets each condition's `last_transition_time`, keeping it while the status stays the same.
+
+Errors: 400 `ValidationFailed`, 404 `ClusterNotFound`, 409 `GenerationConflict` (observed_generation above the cluster's), 409 `StaleStatus` (below what this adapter already reported; nothing is stored), 503 `Unavailable`.
+
+Sends a `PUT` request to `/api/hyperfleet/v1/clusters/{cluster}/statuses`
+
+Arguments:
+- `cluster`: The cluster's id or its name.
+- `body`
+```ignore
+let response = client.cluster_status_report()
+    .cluster(cluster)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn cluster_status_report(&self) -> builder::ClusterStatusReport<'_> {
+        builder::ClusterStatusReport::new(self)
     }
     /**Liveness: the process is up and serving
 
@@ -2999,6 +4395,428 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "nodepool_view",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::nodepool_status_list`]
+
+[`Client::nodepool_status_list`]: super::Client::nodepool_status_list*/
+    #[derive(Debug, Clone)]
+    pub struct NodepoolStatusList<'a> {
+        client: &'a super::Client,
+        cluster: Result<::std::string::String, String>,
+        nodepool: Result<::std::string::String, String>,
+    }
+    impl<'a> NodepoolStatusList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cluster: Err("cluster was not initialized".to_string()),
+                nodepool: Err("nodepool was not initialized".to_string()),
+            }
+        }
+        pub fn cluster<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cluster = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cluster failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn nodepool<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.nodepool = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for nodepool failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}/statuses`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::AdapterStatusList>, Error<types::Error>> {
+            let Self { client, cluster, nodepool } = self;
+            let cluster = cluster.map_err(Error::InvalidRequest)?;
+            let nodepool = nodepool.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/hyperfleet/v1/clusters/{}/nodepools/{}/statuses", client.baseurl,
+                encode_path(& cluster.to_string()), encode_path(& nodepool.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "nodepool_status_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::nodepool_status_report`]
+
+[`Client::nodepool_status_report`]: super::Client::nodepool_status_report*/
+    #[derive(Debug, Clone)]
+    pub struct NodepoolStatusReport<'a> {
+        client: &'a super::Client,
+        cluster: Result<::std::string::String, String>,
+        nodepool: Result<::std::string::String, String>,
+        body: Result<types::builder::AdapterStatusReport, String>,
+    }
+    impl<'a> NodepoolStatusReport<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cluster: Err("cluster was not initialized".to_string()),
+                nodepool: Err("nodepool was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn cluster<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cluster = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cluster failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn nodepool<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.nodepool = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for nodepool failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::AdapterStatusReport>,
+            <V as std::convert::TryInto<
+                types::AdapterStatusReport,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `AdapterStatusReport` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::AdapterStatusReport,
+            ) -> types::builder::AdapterStatusReport,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `PUT` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}/statuses`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::AdapterStatus>, Error<types::Error>> {
+            let Self { client, cluster, nodepool, body } = self;
+            let cluster = cluster.map_err(Error::InvalidRequest)?;
+            let nodepool = nodepool.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::AdapterStatusReport::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/hyperfleet/v1/clusters/{}/nodepools/{}/statuses", client.baseurl,
+                encode_path(& cluster.to_string()), encode_path(& nodepool.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .put(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "nodepool_status_report",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::cluster_status_list`]
+
+[`Client::cluster_status_list`]: super::Client::cluster_status_list*/
+    #[derive(Debug, Clone)]
+    pub struct ClusterStatusList<'a> {
+        client: &'a super::Client,
+        cluster: Result<::std::string::String, String>,
+    }
+    impl<'a> ClusterStatusList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cluster: Err("cluster was not initialized".to_string()),
+            }
+        }
+        pub fn cluster<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cluster = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cluster failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/statuses`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::AdapterStatusList>, Error<types::Error>> {
+            let Self { client, cluster } = self;
+            let cluster = cluster.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/hyperfleet/v1/clusters/{}/statuses", client.baseurl,
+                encode_path(& cluster.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "cluster_status_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::cluster_status_report`]
+
+[`Client::cluster_status_report`]: super::Client::cluster_status_report*/
+    #[derive(Debug, Clone)]
+    pub struct ClusterStatusReport<'a> {
+        client: &'a super::Client,
+        cluster: Result<::std::string::String, String>,
+        body: Result<types::builder::AdapterStatusReport, String>,
+    }
+    impl<'a> ClusterStatusReport<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cluster: Err("cluster was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn cluster<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cluster = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cluster failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::AdapterStatusReport>,
+            <V as std::convert::TryInto<
+                types::AdapterStatusReport,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `AdapterStatusReport` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::AdapterStatusReport,
+            ) -> types::builder::AdapterStatusReport,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `PUT` request to `/api/hyperfleet/v1/clusters/{cluster}/statuses`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::AdapterStatus>, Error<types::Error>> {
+            let Self { client, cluster, body } = self;
+            let cluster = cluster.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::AdapterStatusReport::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/hyperfleet/v1/clusters/{}/statuses", client.baseurl,
+                encode_path(& cluster.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .put(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "cluster_status_report",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;

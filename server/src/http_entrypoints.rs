@@ -3,13 +3,15 @@
 
 use dropshot::{HttpResponseCreated, HttpResponseOk, RequestContext};
 use hyperfleet_api::{
-    Cluster, ClusterCreateRequest, ClusterList, ClusterPath, Error, ErrorCode, Health,
-    HyperfleetApi, JsonBody, ListParams, NodePool, NodePoolCreateRequest, NodePoolList,
-    NodePoolPath, PathParams, QueryParams, validation,
+    AdapterStatus, AdapterStatusList, AdapterStatusReport, Cluster, ClusterCreateRequest,
+    ClusterList, ClusterPath, Error, ErrorCode, Health, HyperfleetApi, JsonBody, ListParams,
+    NodePool, NodePoolCreateRequest, NodePoolList, NodePoolPath, PathParams, QueryParams,
+    validation,
 };
 
 use crate::context::ServerContext;
 use crate::error::ServiceError;
+use crate::status::{self, Subject};
 use crate::{cluster, nodepool};
 
 /// The contract this server implements, served at `/openapi.yaml`.
@@ -101,6 +103,68 @@ impl HyperfleetApi for HyperfleetApiImpl {
             .await
             .answer(&rqctx)?;
         Ok(HttpResponseOk(found))
+    }
+
+    async fn cluster_status_report(
+        rqctx: RequestContext<ServerContext>,
+        path: PathParams<ClusterPath>,
+        body: JsonBody<AdapterStatusReport>,
+    ) -> Result<HttpResponseOk<AdapterStatus>, Error> {
+        let path = path.into_inner()?;
+        let report = body.into_inner()?;
+        let subject = Subject::Cluster(&path.cluster);
+        Ok(HttpResponseOk(
+            status::report(rqctx.context(), subject, report)
+                .await
+                .answer(&rqctx)?,
+        ))
+    }
+
+    async fn cluster_status_list(
+        rqctx: RequestContext<ServerContext>,
+        path: PathParams<ClusterPath>,
+    ) -> Result<HttpResponseOk<AdapterStatusList>, Error> {
+        let path = path.into_inner()?;
+        let subject = Subject::Cluster(&path.cluster);
+        Ok(HttpResponseOk(
+            status::list(rqctx.context(), subject)
+                .await
+                .answer(&rqctx)?,
+        ))
+    }
+
+    async fn nodepool_status_report(
+        rqctx: RequestContext<ServerContext>,
+        path: PathParams<NodePoolPath>,
+        body: JsonBody<AdapterStatusReport>,
+    ) -> Result<HttpResponseOk<AdapterStatus>, Error> {
+        let path = path.into_inner()?;
+        let report = body.into_inner()?;
+        let subject = Subject::NodePool {
+            cluster: &path.cluster,
+            nodepool: &path.nodepool,
+        };
+        Ok(HttpResponseOk(
+            status::report(rqctx.context(), subject, report)
+                .await
+                .answer(&rqctx)?,
+        ))
+    }
+
+    async fn nodepool_status_list(
+        rqctx: RequestContext<ServerContext>,
+        path: PathParams<NodePoolPath>,
+    ) -> Result<HttpResponseOk<AdapterStatusList>, Error> {
+        let path = path.into_inner()?;
+        let subject = Subject::NodePool {
+            cluster: &path.cluster,
+            nodepool: &path.nodepool,
+        };
+        Ok(HttpResponseOk(
+            status::list(rqctx.context(), subject)
+                .await
+                .answer(&rqctx)?,
+        ))
     }
 
     async fn health_live(

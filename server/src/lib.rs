@@ -9,8 +9,10 @@ pub mod error;
 pub mod http_entrypoints;
 pub mod logging;
 pub mod nodepool;
+pub mod phase;
 pub mod resource;
 mod routes;
+pub mod status;
 
 use std::net::SocketAddr;
 

@@ -256,3 +256,44 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// Shorthand for condition statuses in reports.
+pub use hyperfleet_sdk::types::ConditionStatus::{False, True, Unknown};
+
+/// Conditions of an adapter that is done: Applied, Available and Health true.
+pub const COMPLETE: &[(&str, types::ConditionStatus)] =
+    &[("Applied", True), ("Available", True), ("Health", True)];
+/// Conditions of an adapter at work: applied, not yet available.
+pub const RUNNING: &[(&str, types::ConditionStatus)] =
+    &[("Applied", True), ("Available", False), ("Health", True)];
+/// Conditions of an adapter that has not started.
+pub const PENDING: &[(&str, types::ConditionStatus)] =
+    &[("Applied", False), ("Available", False), ("Health", True)];
+/// Conditions of an adapter that failed.
+pub const FAILED: &[(&str, types::ConditionStatus)] =
+    &[("Applied", True), ("Available", False), ("Health", False)];
+
+/// A report of `adapter` at `generation` with the given conditions; each
+/// condition's message says what it is, so tests can recognise it.
+pub fn report(
+    adapter: &str,
+    generation: u64,
+    conditions: &[(&str, types::ConditionStatus)],
+) -> types::builder::AdapterStatusReport {
+    let conditions: Vec<types::ConditionReport> = conditions
+        .iter()
+        .map(|(kind, status)| {
+            types::ConditionReport::builder()
+                .type_(*kind)
+                .status(*status)
+                .reason("Test")
+                .message(format!("{kind} is {status:?}"))
+                .try_into()
+                .expect("a valid condition")
+        })
+        .collect();
+    types::AdapterStatusReport::builder()
+        .adapter(adapter)
+        .observed_generation(std::num::NonZeroU64::new(generation).expect("generation >= 1"))
+        .conditions(conditions)
+}

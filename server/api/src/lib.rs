@@ -9,6 +9,7 @@ mod error;
 mod extract;
 mod nodepool;
 mod resource;
+mod status;
 pub mod validation;
 
 use dropshot::{HttpResponseCreated, HttpResponseOk, RequestContext};
@@ -25,6 +26,10 @@ pub use resource::{
     BASE_PATH, ClusterPath, DEFAULT_PAGE_SIZE, Health, Labels, ListParams, MAX_PAGE_SIZE,
     NodePoolPath, Page, Phase, ResourceStatus,
 };
+pub use status::{
+    AdapterPhase, AdapterStatus, AdapterStatusList, AdapterStatusReport, Condition,
+    ConditionReport, ConditionStatus, FINALIZED, REQUIRED_CONDITIONS,
+};
 
 /// Largest request body the API reads, in bytes (DESIGN.md section 2).
 pub const MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024;
@@ -39,6 +44,7 @@ pub const API_VERSION: semver::Version = semver::Version::new(1, 0, 0);
         tags = {
             clusters = { description = "Clusters: create, read and list." },
             nodepools = { description = "Node pools: groups of nodes inside a cluster." },
+            statuses = { description = "Adapter status reports, and the phase they add up to." },
             health = { description = "Probes and the served contract, outside the base path." },
         },
     },
@@ -126,6 +132,70 @@ pub trait HyperfleetApi {
         path: PathParams<NodePoolPath>,
     ) -> Result<HttpResponseOk<NodePool>, Error>;
 
+    /// Report an adapter's status on a cluster.
+    ///
+    /// Upserts the adapter's entry (one per adapter name) and recomputes the
+    /// cluster's phase in the same transaction. The API sets each condition's
+    /// `last_transition_time`, keeping it while the status stays the same.
+    ///
+    /// Errors: 400 `ValidationFailed`, 404 `ClusterNotFound`, 409
+    /// `GenerationConflict` (observed_generation above the cluster's), 409
+    /// `StaleStatus` (below what this adapter already reported; nothing is
+    /// stored), 503 `Unavailable`.
+    #[endpoint {
+        method = PUT,
+        path = "/api/hyperfleet/v1/clusters/{cluster}/statuses",
+        tags = ["statuses"],
+    }]
+    async fn cluster_status_report(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<ClusterPath>,
+        body: JsonBody<AdapterStatusReport>,
+    ) -> Result<HttpResponseOk<AdapterStatus>, Error>;
+
+    /// Every adapter's latest report on a cluster, the cluster's phase, and
+    /// the required adapters that have not reported yet.
+    ///
+    /// Errors: 404 `ClusterNotFound`, 503 `Unavailable`.
+    #[endpoint {
+        method = GET,
+        path = "/api/hyperfleet/v1/clusters/{cluster}/statuses",
+        tags = ["statuses"],
+    }]
+    async fn cluster_status_list(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<ClusterPath>,
+    ) -> Result<HttpResponseOk<AdapterStatusList>, Error>;
+
+    /// Report an adapter's status on a node pool; as for clusters.
+    ///
+    /// Errors: 400 `ValidationFailed`, 404 `ClusterNotFound`, 404
+    /// `NodePoolNotFound`, 409 `GenerationConflict`, 409 `StaleStatus`,
+    /// 503 `Unavailable`.
+    #[endpoint {
+        method = PUT,
+        path = "/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}/statuses",
+        tags = ["statuses"],
+    }]
+    async fn nodepool_status_report(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<NodePoolPath>,
+        body: JsonBody<AdapterStatusReport>,
+    ) -> Result<HttpResponseOk<AdapterStatus>, Error>;
+
+    /// Every adapter's latest report on a node pool; as for clusters.
+    ///
+    /// Errors: 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 503 `Unavailable`.
+    #[endpoint {
+        method = GET,
+        path = "/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}/statuses",
+        tags = ["statuses"],
+    }]
+    async fn nodepool_status_list(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<NodePoolPath>,
+    ) -> Result<HttpResponseOk<AdapterStatusList>, Error>;
+
     /// Liveness: the process is up and serving.
     #[endpoint { method = GET, path = "/healthz", tags = ["health"] }]
     async fn health_live(
@@ -168,12 +238,23 @@ pub fn openapi_document() -> Result<serde_json::Value, String> {
 fn add_operation_examples(document: &mut serde_json::Value) -> serde_json::Result<()> {
     let cluster_request = serde_json::to_value(ClusterCreateRequest::example())?;
     let nodepool_request = serde_json::to_value(NodePoolCreateRequest::example())?;
+    let report = serde_json::to_value(AdapterStatusReport::example())?;
     let examples = [
         ("/api/hyperfleet/v1/clusters", "post", cluster_request),
         (
             "/api/hyperfleet/v1/clusters/{cluster}/nodepools",
             "post",
             nodepool_request,
+        ),
+        (
+            "/api/hyperfleet/v1/clusters/{cluster}/statuses",
+            "put",
+            report.clone(),
+        ),
+        (
+            "/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}/statuses",
+            "put",
+            report,
         ),
     ];
     for (path, method, example) in examples {

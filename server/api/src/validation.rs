@@ -9,6 +9,7 @@ use crate::cluster::{ClusterCreateRequest, ClusterSpec};
 use crate::error::{Error, ErrorCode, FieldError};
 use crate::nodepool::{NodePoolCreateRequest, NodePoolSpec};
 use crate::resource::{DEFAULT_PAGE_SIZE, Labels, ListParams, MAX_PAGE_SIZE, Page};
+use crate::status::{AdapterStatusReport, REQUIRED_CONDITIONS};
 
 /// Longest name, label name part, label value and spec string.
 pub const MAX_NAME_LEN: usize = 63;
@@ -56,6 +57,75 @@ pub fn check_nodepool_create(request: &NodePoolCreateRequest) -> Result<(), Erro
     check_name(&mut problems, "name", &request.name);
     check_nodepool_spec(&mut problems, &request.spec);
     check_labels(&mut problems, "labels", &request.labels);
+    problems.into_result()
+}
+
+/// Longest condition reason.
+pub const MAX_REASON_LEN: usize = 256;
+/// Longest condition or report message.
+pub const MAX_MESSAGE_LEN: usize = 4096;
+
+/// Check an adapter status report.
+pub fn check_status_report(report: &AdapterStatusReport) -> Result<(), Error> {
+    let mut problems = Problems::default();
+    if !is_dns_label(&report.adapter) {
+        problems.add("adapter", "must be 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit");
+    }
+    if report.observed_generation < 1 {
+        problems.add("observed_generation", "must be at least 1");
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, condition) in report.conditions.iter().enumerate() {
+        let field = format!("conditions[{i}]");
+        let kind = &condition.condition_type;
+        let kind_ok = (1..=MAX_NAME_LEN).contains(&kind.len())
+            && kind.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+            && kind.bytes().all(|b| b.is_ascii_alphanumeric());
+        if !kind_ok {
+            problems.add(
+                format!("{field}.type"),
+                "must be 1-63 letters and digits, starting with a letter",
+            );
+        } else if !seen.insert(kind.as_str()) {
+            problems.add(
+                format!("{field}.type"),
+                format!("{kind} appears more than once"),
+            );
+        }
+        if condition.reason.len() > MAX_REASON_LEN {
+            problems.add(
+                format!("{field}.reason"),
+                format!("must be at most {MAX_REASON_LEN} bytes"),
+            );
+        }
+        if condition.message.len() > MAX_MESSAGE_LEN {
+            problems.add(
+                format!("{field}.message"),
+                format!("must be at most {MAX_MESSAGE_LEN} bytes"),
+            );
+        }
+    }
+    let missing: Vec<&str> = REQUIRED_CONDITIONS
+        .iter()
+        .copied()
+        .filter(|t| !seen.contains(t))
+        .collect();
+    if !missing.is_empty() {
+        problems.add(
+            "conditions",
+            format!("missing required condition types: {}", missing.join(", ")),
+        );
+    }
+    if report
+        .message
+        .as_ref()
+        .is_some_and(|m| m.len() > MAX_MESSAGE_LEN)
+    {
+        problems.add(
+            "message",
+            format!("must be at most {MAX_MESSAGE_LEN} bytes"),
+        );
+    }
     problems.into_result()
 }
 
@@ -303,6 +373,30 @@ mod tests {
                 p.into_result()
             }),
             ["labels"]
+        );
+    }
+
+    #[test]
+    fn status_reports() {
+        assert_eq!(
+            fields(check_status_report(&AdapterStatusReport::example())),
+            Vec::<String>::new()
+        );
+        let mut report = AdapterStatusReport::example();
+        report.adapter = "DNS".into();
+        report.observed_generation = 0;
+        report.conditions.remove(2);
+        report.conditions.push(report.conditions[0].clone());
+        report.conditions[1].condition_type = "not ok".into();
+        assert_eq!(
+            fields(check_status_report(&report)),
+            [
+                "adapter",
+                "observed_generation",
+                "conditions[1].type",
+                "conditions[2].type",
+                "conditions"
+            ]
         );
     }
 

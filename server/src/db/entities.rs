@@ -98,3 +98,42 @@ pub mod nodepool_label {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// The latest report of one adapter on one resource (cluster or node pool).
+pub mod adapter_status {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "adapter_statuses")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// The cluster's or the node pool's id.
+        pub resource_id: Uuid,
+        /// `cluster` or `nodepool`.
+        pub resource_kind: String,
+        /// The cluster the resource is or belongs to.
+        pub cluster_id: Uuid,
+        pub adapter_name: String,
+        pub observed_generation: i64,
+        /// The adapter's phase when it was last computed.
+        pub phase: String,
+        /// The report's own message, empty when it sent none.
+        pub message: String,
+        /// The conditions as a JSON array, with their transition times.
+        pub conditions: String,
+        /// JSON object.
+        pub data: String,
+        /// JSON object.
+        pub metadata: String,
+        /// When the adapter's phase last changed.
+        pub last_transition_time: DateTimeUtc,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
