@@ -4,6 +4,7 @@
 
 mod m20261126_000001_resources;
 mod m20261126_000002_adapter_statuses;
+mod m20261126_000003_tombstones;
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_resources::Migration),
             Box::new(m20261126_000002_adapter_statuses::Migration),
+            Box::new(m20261126_000003_tombstones::Migration),
         ]
     }
 }

@@ -511,6 +511,28 @@ pub mod types {
             value.parse()
         }
     }
+    ///A JSON merge patch of a cluster: `spec` fields given replace the current ones, `labels` given are set, a label set to `null` is removed. The name cannot change. A patch that changes nothing changes nothing; a real change raises `generation` and the cluster is `Not Ready` until the required adapters report at the new generation.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct ClusterPatch {
+        ///Labels to set (a string) or remove (`null`).
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+        )]
+        pub labels: ::std::collections::BTreeMap<
+            ::std::string::String,
+            ::std::option::Option<::std::string::String>,
+        >,
+        ///Spec fields to change.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub spec: ::std::option::Option<ClusterSpecPatch>,
+    }
+    impl ClusterPatch {
+        pub fn builder() -> builder::ClusterPatch {
+            Default::default()
+        }
+    }
     ///What the user wants the cluster to be.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -526,6 +548,152 @@ pub mod types {
     impl ClusterSpec {
         pub fn builder() -> builder::ClusterSpec {
             Default::default()
+        }
+    }
+    ///Changes to a cluster's spec; fields left out keep their value.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct ClusterSpecPatch {
+        ///New node count, 1 to 1000.
+        #[serde(
+            rename = "nodeCount",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub node_count: ::std::option::Option<::std::num::NonZeroU32>,
+        ///New provider.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub provider: ::std::option::Option<ClusterSpecPatchProvider>,
+        ///New region.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub region: ::std::option::Option<ClusterSpecPatchRegion>,
+    }
+    impl ClusterSpecPatch {
+        pub fn builder() -> builder::ClusterSpecPatch {
+            Default::default()
+        }
+    }
+    ///New provider.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ClusterSpecPatchProvider(::std::string::String);
+    impl ::std::ops::Deref for ClusterSpecPatchProvider {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ClusterSpecPatchProvider> for ::std::string::String {
+        fn from(value: ClusterSpecPatchProvider) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ClusterSpecPatchProvider {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 63usize {
+                return Err("longer than 63 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[a-z0-9-]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[a-z0-9-]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ClusterSpecPatchProvider {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ClusterSpecPatchProvider {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ClusterSpecPatchProvider {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///New region.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ClusterSpecPatchRegion(::std::string::String);
+    impl ::std::ops::Deref for ClusterSpecPatchRegion {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ClusterSpecPatchRegion> for ::std::string::String {
+        fn from(value: ClusterSpecPatchRegion) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ClusterSpecPatchRegion {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 63usize {
+                return Err("longer than 63 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[a-z0-9-]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[a-z0-9-]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ClusterSpecPatchRegion {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ClusterSpecPatchRegion {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ClusterSpecPatchRegion {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///Cloud provider: 1-63 lowercase letters, digits and `-`.
@@ -1326,6 +1494,28 @@ pub mod types {
             value.parse()
         }
     }
+    ///A JSON merge patch of a node pool; as for clusters.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct NodePoolPatch {
+        ///Labels to set (a string) or remove (`null`).
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+        )]
+        pub labels: ::std::collections::BTreeMap<
+            ::std::string::String,
+            ::std::option::Option<::std::string::String>,
+        >,
+        ///Spec fields to change.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub spec: ::std::option::Option<NodePoolSpecPatch>,
+    }
+    impl NodePoolPatch {
+        pub fn builder() -> builder::NodePoolPatch {
+            Default::default()
+        }
+    }
     ///What the user wants the node pool to be.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -1393,6 +1583,91 @@ pub mod types {
         }
     }
     impl<'de> ::serde::Deserialize<'de> for NodePoolSpecMachineType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Changes to a node pool's spec; fields left out keep their value.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct NodePoolSpecPatch {
+        ///New machine type.
+        #[serde(
+            rename = "machineType",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub machine_type: ::std::option::Option<NodePoolSpecPatchMachineType>,
+        ///New node count, 1 to 1000.
+        #[serde(
+            rename = "nodeCount",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub node_count: ::std::option::Option<::std::num::NonZeroU32>,
+    }
+    impl NodePoolSpecPatch {
+        pub fn builder() -> builder::NodePoolSpecPatch {
+            Default::default()
+        }
+    }
+    ///New machine type.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct NodePoolSpecPatchMachineType(::std::string::String);
+    impl ::std::ops::Deref for NodePoolSpecPatchMachineType {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<NodePoolSpecPatchMachineType> for ::std::string::String {
+        fn from(value: NodePoolSpecPatchMachineType) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for NodePoolSpecPatchMachineType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 63usize {
+                return Err("longer than 63 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[a-z0-9-]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[a-z0-9-]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for NodePoolSpecPatchMachineType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for NodePoolSpecPatchMachineType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for NodePoolSpecPatchMachineType {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -2440,6 +2715,80 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct ClusterPatch {
+            labels: ::std::result::Result<
+                ::std::collections::BTreeMap<
+                    ::std::string::String,
+                    ::std::option::Option<::std::string::String>,
+                >,
+                ::std::string::String,
+            >,
+            spec: ::std::result::Result<
+                ::std::option::Option<super::ClusterSpecPatch>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ClusterPatch {
+            fn default() -> Self {
+                Self {
+                    labels: Ok(Default::default()),
+                    spec: Ok(Default::default()),
+                }
+            }
+        }
+        impl ClusterPatch {
+            pub fn labels<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::collections::BTreeMap<
+                        ::std::string::String,
+                        ::std::option::Option<::std::string::String>,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.labels = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for labels: {e}")
+                    });
+                self
+            }
+            pub fn spec<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ClusterSpecPatch>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.spec = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for spec: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ClusterPatch> for super::ClusterPatch {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ClusterPatch,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    labels: value.labels?,
+                    spec: value.spec?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ClusterPatch> for ClusterPatch {
+            fn from(value: super::ClusterPatch) -> Self {
+                Self {
+                    labels: Ok(value.labels),
+                    spec: Ok(value.spec),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct ClusterSpec {
             node_count: ::std::result::Result<
                 ::std::num::NonZeroU32,
@@ -2515,6 +2864,95 @@ pub mod types {
         }
         impl ::std::convert::From<super::ClusterSpec> for ClusterSpec {
             fn from(value: super::ClusterSpec) -> Self {
+                Self {
+                    node_count: Ok(value.node_count),
+                    provider: Ok(value.provider),
+                    region: Ok(value.region),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ClusterSpecPatch {
+            node_count: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU32>,
+                ::std::string::String,
+            >,
+            provider: ::std::result::Result<
+                ::std::option::Option<super::ClusterSpecPatchProvider>,
+                ::std::string::String,
+            >,
+            region: ::std::result::Result<
+                ::std::option::Option<super::ClusterSpecPatchRegion>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ClusterSpecPatch {
+            fn default() -> Self {
+                Self {
+                    node_count: Ok(Default::default()),
+                    provider: Ok(Default::default()),
+                    region: Ok(Default::default()),
+                }
+            }
+        }
+        impl ClusterSpecPatch {
+            pub fn node_count<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::num::NonZeroU32>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.node_count = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for node_count: {e}")
+                    });
+                self
+            }
+            pub fn provider<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ClusterSpecPatchProvider>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.provider = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for provider: {e}")
+                    });
+                self
+            }
+            pub fn region<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ClusterSpecPatchRegion>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.region = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for region: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ClusterSpecPatch> for super::ClusterSpecPatch {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ClusterSpecPatch,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    node_count: value.node_count?,
+                    provider: value.provider?,
+                    region: value.region?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ClusterSpecPatch> for ClusterSpecPatch {
+            fn from(value: super::ClusterSpecPatch) -> Self {
                 Self {
                     node_count: Ok(value.node_count),
                     provider: Ok(value.provider),
@@ -3343,6 +3781,80 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct NodePoolPatch {
+            labels: ::std::result::Result<
+                ::std::collections::BTreeMap<
+                    ::std::string::String,
+                    ::std::option::Option<::std::string::String>,
+                >,
+                ::std::string::String,
+            >,
+            spec: ::std::result::Result<
+                ::std::option::Option<super::NodePoolSpecPatch>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for NodePoolPatch {
+            fn default() -> Self {
+                Self {
+                    labels: Ok(Default::default()),
+                    spec: Ok(Default::default()),
+                }
+            }
+        }
+        impl NodePoolPatch {
+            pub fn labels<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::collections::BTreeMap<
+                        ::std::string::String,
+                        ::std::option::Option<::std::string::String>,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.labels = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for labels: {e}")
+                    });
+                self
+            }
+            pub fn spec<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::NodePoolSpecPatch>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.spec = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for spec: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<NodePoolPatch> for super::NodePoolPatch {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: NodePoolPatch,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    labels: value.labels?,
+                    spec: value.spec?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::NodePoolPatch> for NodePoolPatch {
+            fn from(value: super::NodePoolPatch) -> Self {
+                Self {
+                    labels: Ok(value.labels),
+                    spec: Ok(value.spec),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct NodePoolSpec {
             machine_type: ::std::result::Result<
                 super::NodePoolSpecMachineType,
@@ -3400,6 +3912,74 @@ pub mod types {
         }
         impl ::std::convert::From<super::NodePoolSpec> for NodePoolSpec {
             fn from(value: super::NodePoolSpec) -> Self {
+                Self {
+                    machine_type: Ok(value.machine_type),
+                    node_count: Ok(value.node_count),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct NodePoolSpecPatch {
+            machine_type: ::std::result::Result<
+                ::std::option::Option<super::NodePoolSpecPatchMachineType>,
+                ::std::string::String,
+            >,
+            node_count: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU32>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for NodePoolSpecPatch {
+            fn default() -> Self {
+                Self {
+                    machine_type: Ok(Default::default()),
+                    node_count: Ok(Default::default()),
+                }
+            }
+        }
+        impl NodePoolSpecPatch {
+            pub fn machine_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::NodePoolSpecPatchMachineType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.machine_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for machine_type: {e}")
+                    });
+                self
+            }
+            pub fn node_count<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::num::NonZeroU32>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.node_count = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for node_count: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<NodePoolSpecPatch> for super::NodePoolSpecPatch {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: NodePoolSpecPatch,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    machine_type: value.machine_type?,
+                    node_count: value.node_count?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::NodePoolSpecPatch> for NodePoolSpecPatch {
+            fn from(value: super::NodePoolSpecPatch) -> Self {
                 Self {
                     machine_type: Ok(value.machine_type),
                     node_count: Ok(value.node_count),
@@ -3638,6 +4218,48 @@ let response = client.cluster_view()
     pub fn cluster_view(&self) -> builder::ClusterView<'_> {
         builder::ClusterView::new(self)
     }
+    /**Delete a cluster and its node pools
+
+The cluster and its node pools become `Terminating` (generation + 1) and adapters clean up, reporting `Finalized=True` at the new generation. Once every required adapter has, and no node pool is left, the cluster is removed and a later GET answers 404 "Cluster <id> has been successfully deleted"; its name is free again. Deleting a `Terminating` cluster again changes nothing. With `force=true`, a `Terminating` cluster is removed at once, node pools included.
+
+Errors: 404 `ClusterNotFound`, 409 `ResourceNotTerminating` (force on a cluster that is not being deleted), 503 `Unavailable`.
+
+Sends a `DELETE` request to `/api/hyperfleet/v1/clusters/{cluster}`
+
+Arguments:
+- `cluster`: The cluster's id or its name.
+- `force`: Remove a resource that is already `Terminating` at once, with its node pools and statuses, without waiting for adapters to finalize. On any other resource: 409 `ResourceNotTerminating`.
+```ignore
+let response = client.cluster_delete()
+    .cluster(cluster)
+    .force(force)
+    .send()
+    .await;
+```*/
+    pub fn cluster_delete(&self) -> builder::ClusterDelete<'_> {
+        builder::ClusterDelete::new(self)
+    }
+    /**Change a cluster's spec or labels (JSON merge patch)
+
+Spec fields left out keep their value; a label set to `null` is removed. A real change raises `generation` by one, and the cluster is `Not Ready` (still `Pending` if no adapter ever reported) until the required adapters report at the new generation. A patch that changes nothing changes nothing.
+
+Errors: 400 `ValidationFailed` (including a `name` or unknown field), 404 `ClusterNotFound`, 409 `ResourceTerminating`, 503 `Unavailable`.
+
+Sends a `PATCH` request to `/api/hyperfleet/v1/clusters/{cluster}`
+
+Arguments:
+- `cluster`: The cluster's id or its name.
+- `body`
+```ignore
+let response = client.cluster_update()
+    .cluster(cluster)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn cluster_update(&self) -> builder::ClusterUpdate<'_> {
+        builder::ClusterUpdate::new(self)
+    }
     /**List the node pools of a cluster, oldest first, one page at a time
 
 Errors: 400 `BadRequest`, 404 `ClusterNotFound`, 503 `Unavailable`.
@@ -3698,6 +4320,50 @@ let response = client.nodepool_view()
 ```*/
     pub fn nodepool_view(&self) -> builder::NodepoolView<'_> {
         builder::NodepoolView::new(self)
+    }
+    /**Delete a node pool; as for clusters. When its cluster is being
+
+deleted and has finalized, removing the last node pool removes the cluster too.
+
+Errors: 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 409 `ResourceNotTerminating`, 503 `Unavailable`.
+
+Sends a `DELETE` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}`
+
+Arguments:
+- `cluster`: The cluster's id or its name.
+- `nodepool`: The node pool's id or its name (names are unique within a cluster).
+- `force`: Remove a resource that is already `Terminating` at once, with its node pools and statuses, without waiting for adapters to finalize. On any other resource: 409 `ResourceNotTerminating`.
+```ignore
+let response = client.nodepool_delete()
+    .cluster(cluster)
+    .nodepool(nodepool)
+    .force(force)
+    .send()
+    .await;
+```*/
+    pub fn nodepool_delete(&self) -> builder::NodepoolDelete<'_> {
+        builder::NodepoolDelete::new(self)
+    }
+    /**Change a node pool's spec or labels (JSON merge patch); as for clusters
+
+Errors: 400 `ValidationFailed`, 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 409 `ResourceTerminating`, 503 `Unavailable`.
+
+Sends a `PATCH` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}`
+
+Arguments:
+- `cluster`: The cluster's id or its name.
+- `nodepool`: The node pool's id or its name (names are unique within a cluster).
+- `body`
+```ignore
+let response = client.nodepool_update()
+    .cluster(cluster)
+    .nodepool(nodepool)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn nodepool_update(&self) -> builder::NodepoolUpdate<'_> {
+        builder::NodepoolUpdate::new(self)
     }
     /**Every adapter's latest report on a node pool; as for clusters
 
@@ -4091,6 +4757,214 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::cluster_delete`]
+
+[`Client::cluster_delete`]: super::Client::cluster_delete*/
+    #[derive(Debug, Clone)]
+    pub struct ClusterDelete<'a> {
+        client: &'a super::Client,
+        cluster: Result<::std::string::String, String>,
+        force: Result<Option<bool>, String>,
+    }
+    impl<'a> ClusterDelete<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cluster: Err("cluster was not initialized".to_string()),
+                force: Ok(None),
+            }
+        }
+        pub fn cluster<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cluster = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cluster failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn force<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<bool>,
+        {
+            self.force = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `bool` for force failed".to_string());
+            self
+        }
+        ///Sends a `DELETE` request to `/api/hyperfleet/v1/clusters/{cluster}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Cluster>, Error<types::Error>> {
+            let Self { client, cluster, force } = self;
+            let cluster = cluster.map_err(Error::InvalidRequest)?;
+            let force = force.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/hyperfleet/v1/clusters/{}", client.baseurl, encode_path(& cluster
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("force", &force))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "cluster_delete",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                202u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::cluster_update`]
+
+[`Client::cluster_update`]: super::Client::cluster_update*/
+    #[derive(Debug, Clone)]
+    pub struct ClusterUpdate<'a> {
+        client: &'a super::Client,
+        cluster: Result<::std::string::String, String>,
+        body: Result<types::builder::ClusterPatch, String>,
+    }
+    impl<'a> ClusterUpdate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cluster: Err("cluster was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn cluster<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cluster = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cluster failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ClusterPatch>,
+            <V as std::convert::TryInto<types::ClusterPatch>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `ClusterPatch` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ClusterPatch,
+            ) -> types::builder::ClusterPatch,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `PATCH` request to `/api/hyperfleet/v1/clusters/{cluster}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Cluster>, Error<types::Error>> {
+            let Self { client, cluster, body } = self;
+            let cluster = cluster.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::ClusterPatch::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/hyperfleet/v1/clusters/{}", client.baseurl, encode_path(& cluster
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "cluster_update",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::nodepool_list`]
 
 [`Client::nodepool_list`]: super::Client::nodepool_list*/
@@ -4395,6 +5269,244 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "nodepool_view",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::nodepool_delete`]
+
+[`Client::nodepool_delete`]: super::Client::nodepool_delete*/
+    #[derive(Debug, Clone)]
+    pub struct NodepoolDelete<'a> {
+        client: &'a super::Client,
+        cluster: Result<::std::string::String, String>,
+        nodepool: Result<::std::string::String, String>,
+        force: Result<Option<bool>, String>,
+    }
+    impl<'a> NodepoolDelete<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cluster: Err("cluster was not initialized".to_string()),
+                nodepool: Err("nodepool was not initialized".to_string()),
+                force: Ok(None),
+            }
+        }
+        pub fn cluster<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cluster = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cluster failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn nodepool<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.nodepool = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for nodepool failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn force<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<bool>,
+        {
+            self.force = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `bool` for force failed".to_string());
+            self
+        }
+        ///Sends a `DELETE` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::NodePool>, Error<types::Error>> {
+            let Self { client, cluster, nodepool, force } = self;
+            let cluster = cluster.map_err(Error::InvalidRequest)?;
+            let nodepool = nodepool.map_err(Error::InvalidRequest)?;
+            let force = force.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/hyperfleet/v1/clusters/{}/nodepools/{}", client.baseurl,
+                encode_path(& cluster.to_string()), encode_path(& nodepool.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("force", &force))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "nodepool_delete",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                202u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::nodepool_update`]
+
+[`Client::nodepool_update`]: super::Client::nodepool_update*/
+    #[derive(Debug, Clone)]
+    pub struct NodepoolUpdate<'a> {
+        client: &'a super::Client,
+        cluster: Result<::std::string::String, String>,
+        nodepool: Result<::std::string::String, String>,
+        body: Result<types::builder::NodePoolPatch, String>,
+    }
+    impl<'a> NodepoolUpdate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cluster: Err("cluster was not initialized".to_string()),
+                nodepool: Err("nodepool was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn cluster<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cluster = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cluster failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn nodepool<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.nodepool = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for nodepool failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::NodePoolPatch>,
+            <V as std::convert::TryInto<types::NodePoolPatch>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `NodePoolPatch` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::NodePoolPatch,
+            ) -> types::builder::NodePoolPatch,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `PATCH` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::NodePool>, Error<types::Error>> {
+            let Self { client, cluster, nodepool, body } = self;
+            let cluster = cluster.map_err(Error::InvalidRequest)?;
+            let nodepool = nodepool.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::NodePoolPatch::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/hyperfleet/v1/clusters/{}/nodepools/{}", client.baseurl,
+                encode_path(& cluster.to_string()), encode_path(& nodepool.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "nodepool_update",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;

@@ -68,18 +68,39 @@ pub async fn create(
     to_wire(row)
 }
 
-/// Find a cluster by id or name.
+/// Find a cluster by id or name. A hard-deleted cluster's id is answered
+/// with its tombstone's message.
 pub async fn find(
     db: &impl ConnectionTrait,
     segment: &str,
 ) -> Result<cluster::Model, ServiceError> {
-    let query = match Reference::parse(segment) {
-        Reference::Id(id) => cluster::Entity::find_by_id(id),
+    let reference = Reference::parse(segment);
+    let query = match &reference {
+        Reference::Id(id) => cluster::Entity::find_by_id(*id),
         Reference::Name(name) => cluster::Entity::find().filter(cluster::Column::Name.eq(name)),
         Reference::Invalid => return Err(ServiceError::ClusterNotFound(segment.to_string())),
     };
-    query
-        .one(db)
+    if let Some(row) = query.one(db).await? {
+        return Ok(row);
+    }
+    match reference {
+        Reference::Id(id) if resource::is_tombstoned(db, id).await? => {
+            Err(ServiceError::ClusterDeleted(id))
+        }
+        _ => Err(ServiceError::ClusterNotFound(segment.to_string())),
+    }
+}
+
+/// Find a cluster and lock its row until the transaction `txn` ends, so
+/// changes to it (and to what depends on it) are serialised.
+pub async fn find_locked(
+    txn: &impl ConnectionTrait,
+    segment: &str,
+) -> Result<cluster::Model, ServiceError> {
+    let row = find(txn, segment).await?;
+    cluster::Entity::find_by_id(row.id)
+        .lock_exclusive()
+        .one(txn)
         .await?
         .ok_or_else(|| ServiceError::ClusterNotFound(segment.to_string()))
 }
@@ -111,7 +132,7 @@ pub fn href(id: Uuid) -> String {
     format!("{BASE_PATH}/clusters/{id}")
 }
 
-fn to_wire(row: cluster::Model) -> Result<Cluster, ServiceError> {
+pub(crate) fn to_wire(row: cluster::Model) -> Result<Cluster, ServiceError> {
     Ok(Cluster {
         kind: ClusterKind::Cluster,
         id: row.id,

@@ -14,6 +14,10 @@ pub enum ServiceError {
     ClusterNotFound(String),
     #[error("NodePool {nodepool} not found in cluster {cluster}")]
     NodePoolNotFound { cluster: String, nodepool: String },
+    #[error("Cluster {0} has been successfully deleted")]
+    ClusterDeleted(uuid::Uuid),
+    #[error("NodePool {0} has been successfully deleted")]
+    NodePoolDeleted(uuid::Uuid),
     #[error("Cluster {0} already exists")]
     ClusterAlreadyExists(String),
     #[error("NodePool {nodepool} already exists in cluster {cluster}")]
@@ -32,6 +36,12 @@ impl From<Error> for ServiceError {
 }
 
 impl ServiceError {
+    /// An answer with `code` and `message`, for rules that need no variant
+    /// of their own (conflicts of state).
+    pub fn api(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Api(Error::new(code, message))
+    }
+
     /// The answer for the client. Internal details are logged here, with the
     /// request id, and never sent.
     pub fn into_api(self, request_id: &str) -> Error {
@@ -42,7 +52,10 @@ impl ServiceError {
                 };
                 return error.with_request_id(request_id);
             }
-            Self::ClusterNotFound(_) => (ErrorCode::ClusterNotFound, self.to_string()),
+            Self::ClusterNotFound(_) | Self::ClusterDeleted(_) => {
+                (ErrorCode::ClusterNotFound, self.to_string())
+            }
+            Self::NodePoolDeleted(_) => (ErrorCode::NodePoolNotFound, self.to_string()),
             Self::NodePoolNotFound { .. } => (ErrorCode::NodePoolNotFound, self.to_string()),
             Self::ClusterAlreadyExists(_) => (ErrorCode::ClusterAlreadyExists, self.to_string()),
             Self::NodePoolAlreadyExists { .. } => {

@@ -1,18 +1,18 @@
 //! The API trait implemented: each handler reads the request, calls the
 //! resource module, and converts the result. No SQL here.
 
-use dropshot::{HttpResponseCreated, HttpResponseOk, RequestContext};
+use dropshot::{HttpResponseAccepted, HttpResponseCreated, HttpResponseOk, RequestContext};
 use hyperfleet_api::{
     AdapterStatus, AdapterStatusList, AdapterStatusReport, Cluster, ClusterCreateRequest,
-    ClusterList, ClusterPath, Error, ErrorCode, Health, HyperfleetApi, JsonBody, ListParams,
-    NodePool, NodePoolCreateRequest, NodePoolList, NodePoolPath, PathParams, QueryParams,
-    validation,
+    ClusterList, ClusterPatch, ClusterPath, DeleteParams, Error, ErrorCode, Health, HyperfleetApi,
+    JsonBody, ListParams, NodePool, NodePoolCreateRequest, NodePoolList, NodePoolPatch,
+    NodePoolPath, PathParams, QueryParams, validation,
 };
 
 use crate::context::ServerContext;
 use crate::error::ServiceError;
 use crate::status::{self, Subject};
-use crate::{cluster, nodepool};
+use crate::{cluster, lifecycle, nodepool};
 
 /// The contract this server implements, served at `/openapi.yaml`.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
@@ -67,6 +67,32 @@ impl HyperfleetApi for HyperfleetApiImpl {
         ))
     }
 
+    async fn cluster_update(
+        rqctx: RequestContext<ServerContext>,
+        path: PathParams<ClusterPath>,
+        body: JsonBody<ClusterPatch>,
+    ) -> Result<HttpResponseOk<Cluster>, Error> {
+        let path = path.into_inner()?;
+        let patch = body.into_inner()?;
+        let updated = lifecycle::update_cluster(rqctx.context(), &path.cluster, patch)
+            .await
+            .answer(&rqctx)?;
+        Ok(HttpResponseOk(updated))
+    }
+
+    async fn cluster_delete(
+        rqctx: RequestContext<ServerContext>,
+        path: PathParams<ClusterPath>,
+        query: QueryParams<DeleteParams>,
+    ) -> Result<HttpResponseAccepted<Cluster>, Error> {
+        let path = path.into_inner()?;
+        let force = query.into_inner()?.force.unwrap_or(false);
+        let deleted = lifecycle::delete_cluster(rqctx.context(), &path.cluster, force)
+            .await
+            .answer(&rqctx)?;
+        Ok(HttpResponseAccepted(deleted))
+    }
+
     async fn nodepool_create(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<ClusterPath>,
@@ -103,6 +129,34 @@ impl HyperfleetApi for HyperfleetApiImpl {
             .await
             .answer(&rqctx)?;
         Ok(HttpResponseOk(found))
+    }
+
+    async fn nodepool_update(
+        rqctx: RequestContext<ServerContext>,
+        path: PathParams<NodePoolPath>,
+        body: JsonBody<NodePoolPatch>,
+    ) -> Result<HttpResponseOk<NodePool>, Error> {
+        let path = path.into_inner()?;
+        let patch = body.into_inner()?;
+        let updated =
+            lifecycle::update_nodepool(rqctx.context(), &path.cluster, &path.nodepool, patch)
+                .await
+                .answer(&rqctx)?;
+        Ok(HttpResponseOk(updated))
+    }
+
+    async fn nodepool_delete(
+        rqctx: RequestContext<ServerContext>,
+        path: PathParams<NodePoolPath>,
+        query: QueryParams<DeleteParams>,
+    ) -> Result<HttpResponseAccepted<NodePool>, Error> {
+        let path = path.into_inner()?;
+        let force = query.into_inner()?.force.unwrap_or(false);
+        let deleted =
+            lifecycle::delete_nodepool(rqctx.context(), &path.cluster, &path.nodepool, force)
+                .await
+                .answer(&rqctx)?;
+        Ok(HttpResponseAccepted(deleted))
     }
 
     async fn cluster_status_report(

@@ -7,6 +7,7 @@ pub mod context;
 pub mod db;
 pub mod error;
 pub mod http_entrypoints;
+pub mod lifecycle;
 pub mod logging;
 pub mod nodepool;
 pub mod phase;

@@ -1,8 +1,8 @@
 //! Node pools: create inside a cluster, look up by id or name, list.
 
 use hyperfleet_api::{
-    NodePool, NodePoolCreateRequest, NodePoolKind, NodePoolList, NodePoolListKind, NodePoolSpec,
-    Page, validation,
+    ErrorCode, NodePool, NodePoolCreateRequest, NodePoolKind, NodePoolList, NodePoolListKind,
+    NodePoolSpec, Page, Phase, validation,
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -22,8 +22,20 @@ pub async fn create(
     cluster_segment: &str,
     request: NodePoolCreateRequest,
 ) -> Result<NodePool, ServiceError> {
-    let parent = cluster::find(&ctx.db, cluster_segment).await?;
     validation::check_nodepool_create(&request)?;
+    let txn = ctx.db.begin_with_options(write_transaction()).await?;
+    // Locked, so a concurrent delete cannot slip a pool under a cluster
+    // that is already terminating.
+    let parent = cluster::find_locked(&txn, cluster_segment).await?;
+    if parent.phase == Phase::Terminating.as_str() {
+        return Err(ServiceError::api(
+            ErrorCode::ResourceTerminating,
+            format!(
+                "Cluster {} is being deleted: no new node pools",
+                parent.name
+            ),
+        ));
+    }
     let now = resource::now();
     let (phase, message) = resource::initial_phase(&ctx.nodepool_adapters);
     let row = nodepool::Model {
@@ -50,7 +62,6 @@ pub async fn create(
         })
         .collect();
 
-    let txn = ctx.db.begin_with_options(write_transaction()).await?;
     let inserted = nodepool::Entity::insert(nodepool::ActiveModel::from(row.clone()))
         .exec_without_returning(&txn)
         .await;
@@ -60,10 +71,6 @@ pub async fn create(
                 cluster: parent.name,
                 nodepool: request.name,
             },
-            // The cluster was deleted between the lookup and the insert.
-            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
-                ServiceError::ClusterNotFound(cluster_segment.to_string())
-            }
             _ => error.into(),
         });
     }
@@ -88,12 +95,38 @@ pub async fn find(
         nodepool: segment.to_string(),
     };
     let in_cluster = nodepool::Entity::find().filter(nodepool::Column::ClusterId.eq(parent.id));
-    let query = match Reference::parse(segment) {
-        Reference::Id(id) => in_cluster.filter(nodepool::Column::Id.eq(id)),
+    let reference = Reference::parse(segment);
+    let query = match &reference {
+        Reference::Id(id) => in_cluster.filter(nodepool::Column::Id.eq(*id)),
         Reference::Name(name) => in_cluster.filter(nodepool::Column::Name.eq(name)),
         Reference::Invalid => return Err(not_found()),
     };
-    query.one(db).await?.ok_or_else(not_found)
+    if let Some(row) = query.one(db).await? {
+        return Ok(row);
+    }
+    match reference {
+        Reference::Id(id) if resource::is_tombstoned(db, id).await? => {
+            Err(ServiceError::NodePoolDeleted(id))
+        }
+        _ => Err(not_found()),
+    }
+}
+
+/// Find a node pool and lock its row until the transaction `txn` ends.
+pub async fn find_locked(
+    txn: &impl ConnectionTrait,
+    cluster_segment: &str,
+    segment: &str,
+) -> Result<nodepool::Model, ServiceError> {
+    let row = find(txn, cluster_segment, segment).await?;
+    nodepool::Entity::find_by_id(row.id)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or_else(|| ServiceError::NodePoolNotFound {
+            cluster: cluster_segment.to_string(),
+            nodepool: segment.to_string(),
+        })
 }
 
 pub async fn view(
@@ -128,7 +161,7 @@ pub async fn list(
     })
 }
 
-fn to_wire(row: nodepool::Model) -> Result<NodePool, ServiceError> {
+pub(crate) fn to_wire(row: nodepool::Model) -> Result<NodePool, ServiceError> {
     Ok(NodePool {
         kind: NodePoolKind::NodePool,
         id: row.id,

@@ -53,6 +53,15 @@ pub fn adapter_message(
         .unwrap_or_default()
 }
 
+/// Is every required adapter complete?
+pub fn all_complete(required: &[String], adapters: &[(&str, AdapterPhase)]) -> bool {
+    required.iter().all(|name| {
+        adapters
+            .iter()
+            .any(|(n, p)| n == name && *p == AdapterPhase::Complete)
+    })
+}
+
 /// The resource's phase and the message that explains it.
 ///
 /// `adapters` holds every adapter that has reported, with its phase at the

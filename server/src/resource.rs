@@ -5,6 +5,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use hyperfleet_api::{Labels, Phase, ResourceStatus, validation};
 use uuid::Uuid;
 
+use sea_orm::{ConnectionTrait, EntityTrait};
+
+use crate::db::entities::tombstone;
 use crate::error::ServiceError;
 
 /// Now, at the precision both databases keep (microseconds), so what a
@@ -67,4 +70,9 @@ impl Reference {
             Self::Invalid
         }
     }
+}
+
+/// Was a resource with this id hard-deleted?
+pub async fn is_tombstoned(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, ServiceError> {
+    Ok(tombstone::Entity::find_by_id(id).one(db).await?.is_some())
 }

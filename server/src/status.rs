@@ -14,7 +14,7 @@ use hyperfleet_api::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    TransactionTrait,
 };
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -23,7 +23,7 @@ use crate::context::ServerContext;
 use crate::db::entities::{adapter_status, cluster, nodepool};
 use crate::db::write_transaction;
 use crate::error::ServiceError;
-use crate::phase::{adapter_message, adapter_phase, resource_phase};
+use crate::phase::{adapter_message, adapter_phase, all_complete, resource_phase};
 use crate::resource;
 
 /// The resource a report or a status read is about, as named in the path.
@@ -36,22 +36,26 @@ pub enum Subject<'a> {
 /// What status handling needs to know of a cluster or node pool.
 #[derive(Clone, Debug)]
 pub struct Target {
-    kind: Kind,
+    pub kind: Kind,
     pub id: Uuid,
     pub cluster_id: Uuid,
     pub generation: i64,
+    /// The phase as stored before this change.
     pub phase: Phase,
     pub phase_changed_at: DateTime<Utc>,
+    /// Whether the resource is being deleted (possibly by this change).
+    pub terminating: bool,
 }
 
+/// Which table a target lives in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub enum Kind {
     Cluster,
     NodePool,
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Cluster => "cluster",
             Kind::NodePool => "nodepool",
@@ -65,7 +69,7 @@ impl Target {
     }
 
     fn terminating(&self) -> bool {
-        self.phase == Phase::Terminating
+        self.terminating
     }
 
     fn required<'c>(&self, ctx: &'c ServerContext) -> &'c [String] {
@@ -88,6 +92,7 @@ impl TryFrom<cluster::Model> for Target {
             id: row.id,
             cluster_id: row.id,
             generation: row.generation,
+            terminating: row.phase == Phase::Terminating.as_str(),
             phase: parse_phase(&row.phase)?,
             phase_changed_at: row.phase_changed_at,
         })
@@ -102,6 +107,7 @@ impl TryFrom<nodepool::Model> for Target {
             id: row.id,
             cluster_id: row.cluster_id,
             generation: row.generation,
+            terminating: row.phase == Phase::Terminating.as_str(),
             phase: parse_phase(&row.phase)?,
             phase_changed_at: row.phase_changed_at,
         })
@@ -115,31 +121,23 @@ async fn locate(
     subject: Subject<'_>,
     lock: bool,
 ) -> Result<Target, ServiceError> {
-    match subject {
-        Subject::Cluster(segment) => {
-            let mut row = crate::cluster::find(db, segment).await?;
-            if lock {
-                row = cluster::Entity::find_by_id(row.id)
-                    .lock_exclusive()
-                    .one(db)
-                    .await?
-                    .ok_or_else(|| ServiceError::ClusterNotFound(segment.to_string()))?;
-            }
-            row.try_into()
+    match (subject, lock) {
+        (Subject::Cluster(segment), false) => crate::cluster::find(db, segment).await?.try_into(),
+        (Subject::Cluster(segment), true) => {
+            crate::cluster::find_locked(db, segment).await?.try_into()
         }
-        Subject::NodePool { cluster, nodepool } => {
-            let mut row = crate::nodepool::find(db, cluster, nodepool).await?;
-            if lock {
-                row = nodepool::Entity::find_by_id(row.id)
-                    .lock_exclusive()
-                    .one(db)
-                    .await?
-                    .ok_or_else(|| ServiceError::NodePoolNotFound {
-                        cluster: cluster.to_string(),
-                        nodepool: nodepool.to_string(),
-                    })?;
-            }
-            row.try_into()
+        (Subject::NodePool { cluster, nodepool }, false) => {
+            crate::nodepool::find(db, cluster, nodepool)
+                .await?
+                .try_into()
+        }
+        (Subject::NodePool { cluster, nodepool }, true) => {
+            // Cluster first, as every change does: a pool's last report may
+            // remove its cluster, and a cluster delete touches its pools.
+            crate::cluster::find_locked(db, cluster).await?;
+            crate::nodepool::find_locked(db, cluster, nodepool)
+                .await?
+                .try_into()
         }
     }
 }
@@ -154,7 +152,7 @@ pub async fn report(
     let txn = ctx.db.begin_with_options(write_transaction()).await?;
     let target = locate(&txn, subject, true).await?;
     if report.observed_generation > target.generation {
-        return Err(conflict(
+        return Err(ServiceError::api(
             ErrorCode::GenerationConflict,
             format!(
                 "observed_generation {} is above the resource's generation {}",
@@ -169,7 +167,7 @@ pub async fn report(
     if let Some(previous) = previous.map(|i| &statuses[i])
         && previous.observed_generation > report.observed_generation
     {
-        return Err(conflict(
+        return Err(ServiceError::api(
             ErrorCode::StaleStatus,
             format!(
                 "adapter {} already reported generation {}; this report is for {}",
@@ -183,7 +181,7 @@ pub async fn report(
             .iter()
             .any(|c| c.condition_type == FINALIZED)
     {
-        return Err(conflict(
+        return Err(ServiceError::api(
             ErrorCode::ResourceTerminating,
             "the resource is being deleted: reports must carry a Finalized condition".to_string(),
         ));
@@ -251,9 +249,62 @@ pub async fn report(
                 .await?;
         }
     }
-    save_resource_phase(ctx, &txn, &target, &statuses, now).await?;
+    let settled = save_resource_phase(ctx, &txn, &target, &statuses, now).await?;
+    if target.terminating() && settled.done {
+        crate::lifecycle::remove_when_finalized(ctx, &txn, &target, now).await?;
+    }
     txn.commit().await?;
     to_wire(&target, &statuses[reported])
+}
+
+/// Recompute and store the phases of `target`'s adapters and of `target`
+/// itself, after a change to its generation or deletion state.
+pub async fn refresh(
+    ctx: &ServerContext,
+    txn: &impl ConnectionTrait,
+    target: &Target,
+    now: DateTime<Utc>,
+) -> Result<Settled, ServiceError> {
+    let mut statuses = statuses_of(txn, target.id).await?;
+    for i in settle(target, &mut statuses, now)? {
+        let row = &statuses[i];
+        adapter_status::Entity::update_many()
+            .col_expr(
+                adapter_status::Column::Phase,
+                Expr::value(row.phase.clone()),
+            )
+            .col_expr(
+                adapter_status::Column::LastTransitionTime,
+                Expr::value(row.last_transition_time),
+            )
+            .filter(adapter_status::Column::Id.eq(row.id))
+            .exec(txn)
+            .await?;
+    }
+    save_resource_phase(ctx, txn, target, &statuses, now).await
+}
+
+/// Whether every required adapter of `target` is complete (finalized, when
+/// terminating), as its stored reports say now.
+pub async fn is_done(
+    ctx: &ServerContext,
+    txn: &impl ConnectionTrait,
+    target: &Target,
+) -> Result<bool, ServiceError> {
+    let mut statuses = statuses_of(txn, target.id).await?;
+    settle(target, &mut statuses, resource::now())?;
+    let phases = adapter_phases(&statuses)?;
+    Ok(all_complete(target.required(ctx), &phases))
+}
+
+/// The phase a change left a resource in.
+#[derive(Clone, Debug)]
+pub struct Settled {
+    pub phase: Phase,
+    pub message: String,
+    pub changed_at: DateTime<Utc>,
+    /// Every required adapter is complete (finalized, when terminating).
+    pub done: bool,
 }
 
 /// Recompute every adapter's phase at the target's generation; returns the
@@ -283,6 +334,15 @@ fn settle(
     Ok(changed)
 }
 
+fn adapter_phases(
+    statuses: &[adapter_status::Model],
+) -> Result<Vec<(&str, AdapterPhase)>, ServiceError> {
+    statuses
+        .iter()
+        .map(|s| Ok((s.adapter_name.as_str(), adapter_phase_from_str(&s.phase)?)))
+        .collect()
+}
+
 /// Store the resource's phase as its statuses now add up, and move its
 /// `updated_at`.
 async fn save_resource_phase(
@@ -291,12 +351,11 @@ async fn save_resource_phase(
     target: &Target,
     statuses: &[adapter_status::Model],
     now: DateTime<Utc>,
-) -> Result<(), ServiceError> {
-    let phases = statuses
-        .iter()
-        .map(|s| Ok((s.adapter_name.as_str(), adapter_phase_from_str(&s.phase)?)))
-        .collect::<Result<Vec<_>, ServiceError>>()?;
-    let (phase, message) = resource_phase(target.required(ctx), &phases, target.terminating());
+) -> Result<Settled, ServiceError> {
+    let phases = adapter_phases(statuses)?;
+    let required = target.required(ctx);
+    let done = all_complete(required, &phases);
+    let (phase, message) = resource_phase(required, &phases, target.terminating());
     let changed_at = if phase == target.phase {
         target.phase_changed_at
     } else {
@@ -306,7 +365,7 @@ async fn save_resource_phase(
         Kind::Cluster => {
             cluster::Entity::update_many()
                 .col_expr(cluster::Column::Phase, Expr::value(phase.as_str()))
-                .col_expr(cluster::Column::PhaseMessage, Expr::value(message))
+                .col_expr(cluster::Column::PhaseMessage, Expr::value(message.clone()))
                 .col_expr(cluster::Column::PhaseChangedAt, Expr::value(changed_at))
                 .col_expr(cluster::Column::UpdatedAt, Expr::value(now))
                 .filter(cluster::Column::Id.eq(target.id))
@@ -316,7 +375,7 @@ async fn save_resource_phase(
         Kind::NodePool => {
             nodepool::Entity::update_many()
                 .col_expr(nodepool::Column::Phase, Expr::value(phase.as_str()))
-                .col_expr(nodepool::Column::PhaseMessage, Expr::value(message))
+                .col_expr(nodepool::Column::PhaseMessage, Expr::value(message.clone()))
                 .col_expr(nodepool::Column::PhaseChangedAt, Expr::value(changed_at))
                 .col_expr(nodepool::Column::UpdatedAt, Expr::value(now))
                 .filter(nodepool::Column::Id.eq(target.id))
@@ -324,7 +383,12 @@ async fn save_resource_phase(
                 .await?;
         }
     }
-    Ok(())
+    Ok(Settled {
+        phase,
+        message,
+        changed_at,
+        done,
+    })
 }
 
 /// Every adapter's latest report on the subject.
@@ -408,10 +472,6 @@ fn to_wire(target: &Target, row: &adapter_status::Model) -> Result<AdapterStatus
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
-}
-
-fn conflict(code: ErrorCode, message: String) -> ServiceError {
-    ServiceError::Api(hyperfleet_api::Error::new(code, message))
 }
 
 fn adapter_phase_str(phase: AdapterPhase) -> &'static str {

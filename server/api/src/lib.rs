@@ -7,18 +7,22 @@
 mod cluster;
 mod error;
 mod extract;
+mod lifecycle;
 mod nodepool;
 mod resource;
 mod status;
 pub mod validation;
 
-use dropshot::{HttpResponseCreated, HttpResponseOk, RequestContext};
+use dropshot::{HttpResponseAccepted, HttpResponseCreated, HttpResponseOk, RequestContext};
 
 pub use cluster::{
     Cluster, ClusterCreateRequest, ClusterKind, ClusterList, ClusterListKind, ClusterSpec,
 };
 pub use error::{Error, ErrorCode, FieldError, REQUEST_ID_HEADER};
 pub use extract::{JsonBody, PathParams, QueryParams, parse_json, parse_query};
+pub use lifecycle::{
+    ClusterPatch, ClusterSpecPatch, DeleteParams, NodePoolPatch, NodePoolSpecPatch,
+};
 pub use nodepool::{
     NodePool, NodePoolCreateRequest, NodePoolKind, NodePoolList, NodePoolListKind, NodePoolSpec,
 };
@@ -42,7 +46,7 @@ pub const API_VERSION: semver::Version = semver::Version::new(1, 0, 0);
     tag_config = {
         allow_other_tags = false,
         tags = {
-            clusters = { description = "Clusters: create, read and list." },
+            clusters = { description = "Clusters: create, read, list, update and delete." },
             nodepools = { description = "Node pools: groups of nodes inside a cluster." },
             statuses = { description = "Adapter status reports, and the phase they add up to." },
             health = { description = "Probes and the served contract, outside the base path." },
@@ -86,6 +90,42 @@ pub trait HyperfleetApi {
         rqctx: RequestContext<Self::Context>,
         path: PathParams<ClusterPath>,
     ) -> Result<HttpResponseOk<Cluster>, Error>;
+
+    /// Change a cluster's spec or labels (JSON merge patch).
+    ///
+    /// Spec fields left out keep their value; a label set to `null` is
+    /// removed. A real change raises `generation` by one, and the cluster is
+    /// `Not Ready` (still `Pending` if no adapter ever reported) until the
+    /// required adapters report at the new generation. A patch that changes
+    /// nothing changes nothing.
+    ///
+    /// Errors: 400 `ValidationFailed` (including a `name` or unknown field),
+    /// 404 `ClusterNotFound`, 409 `ResourceTerminating`, 503 `Unavailable`.
+    #[endpoint { method = PATCH, path = "/api/hyperfleet/v1/clusters/{cluster}", tags = ["clusters"] }]
+    async fn cluster_update(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<ClusterPath>,
+        body: JsonBody<ClusterPatch>,
+    ) -> Result<HttpResponseOk<Cluster>, Error>;
+
+    /// Delete a cluster and its node pools.
+    ///
+    /// The cluster and its node pools become `Terminating` (generation + 1)
+    /// and adapters clean up, reporting `Finalized=True` at the new
+    /// generation. Once every required adapter has, and no node pool is
+    /// left, the cluster is removed and a later GET answers 404 "Cluster <id>
+    /// has been successfully deleted"; its name is free again. Deleting a
+    /// `Terminating` cluster again changes nothing. With `force=true`, a
+    /// `Terminating` cluster is removed at once, node pools included.
+    ///
+    /// Errors: 404 `ClusterNotFound`, 409 `ResourceNotTerminating` (force on a
+    /// cluster that is not being deleted), 503 `Unavailable`.
+    #[endpoint { method = DELETE, path = "/api/hyperfleet/v1/clusters/{cluster}", tags = ["clusters"] }]
+    async fn cluster_delete(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<ClusterPath>,
+        query: QueryParams<DeleteParams>,
+    ) -> Result<HttpResponseAccepted<Cluster>, Error>;
 
     /// Create a node pool in a cluster.
     ///
@@ -131,6 +171,38 @@ pub trait HyperfleetApi {
         rqctx: RequestContext<Self::Context>,
         path: PathParams<NodePoolPath>,
     ) -> Result<HttpResponseOk<NodePool>, Error>;
+
+    /// Change a node pool's spec or labels (JSON merge patch); as for clusters.
+    ///
+    /// Errors: 400 `ValidationFailed`, 404 `ClusterNotFound`, 404
+    /// `NodePoolNotFound`, 409 `ResourceTerminating`, 503 `Unavailable`.
+    #[endpoint {
+        method = PATCH,
+        path = "/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}",
+        tags = ["nodepools"],
+    }]
+    async fn nodepool_update(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<NodePoolPath>,
+        body: JsonBody<NodePoolPatch>,
+    ) -> Result<HttpResponseOk<NodePool>, Error>;
+
+    /// Delete a node pool; as for clusters. When its cluster is being
+    /// deleted and has finalized, removing the last node pool removes the
+    /// cluster too.
+    ///
+    /// Errors: 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 409
+    /// `ResourceNotTerminating`, 503 `Unavailable`.
+    #[endpoint {
+        method = DELETE,
+        path = "/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}",
+        tags = ["nodepools"],
+    }]
+    async fn nodepool_delete(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<NodePoolPath>,
+        query: QueryParams<DeleteParams>,
+    ) -> Result<HttpResponseAccepted<NodePool>, Error>;
 
     /// Report an adapter's status on a cluster.
     ///
@@ -239,23 +311,19 @@ fn add_operation_examples(document: &mut serde_json::Value) -> serde_json::Resul
     let cluster_request = serde_json::to_value(ClusterCreateRequest::example())?;
     let nodepool_request = serde_json::to_value(NodePoolCreateRequest::example())?;
     let report = serde_json::to_value(AdapterStatusReport::example())?;
+    let cluster_patch = serde_json::to_value(ClusterPatch::example())?;
+    let nodepool_patch = serde_json::to_value(NodePoolPatch::example())?;
+    const CLUSTERS: &str = "/api/hyperfleet/v1/clusters";
+    const CLUSTER: &str = "/api/hyperfleet/v1/clusters/{cluster}";
+    const NODEPOOLS: &str = "/api/hyperfleet/v1/clusters/{cluster}/nodepools";
+    const NODEPOOL: &str = "/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}";
     let examples = [
-        ("/api/hyperfleet/v1/clusters", "post", cluster_request),
-        (
-            "/api/hyperfleet/v1/clusters/{cluster}/nodepools",
-            "post",
-            nodepool_request,
-        ),
-        (
-            "/api/hyperfleet/v1/clusters/{cluster}/statuses",
-            "put",
-            report.clone(),
-        ),
-        (
-            "/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}/statuses",
-            "put",
-            report,
-        ),
+        (CLUSTERS.to_string(), "post", cluster_request),
+        (CLUSTER.to_string(), "patch", cluster_patch),
+        (format!("{CLUSTER}/statuses"), "put", report.clone()),
+        (NODEPOOLS.to_string(), "post", nodepool_request),
+        (NODEPOOL.to_string(), "patch", nodepool_patch),
+        (format!("{NODEPOOL}/statuses"), "put", report),
     ];
     for (path, method, example) in examples {
         if let Some(content) = document

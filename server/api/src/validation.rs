@@ -60,6 +60,22 @@ pub fn check_nodepool_create(request: &NodePoolCreateRequest) -> Result<(), Erro
     problems.into_result()
 }
 
+/// Check a cluster's spec and labels as a patch would leave them.
+pub fn check_cluster_fields(spec: &ClusterSpec, labels: &Labels) -> Result<(), Error> {
+    let mut problems = Problems::default();
+    check_cluster_spec(&mut problems, spec);
+    check_labels(&mut problems, "labels", labels);
+    problems.into_result()
+}
+
+/// Check a node pool's spec and labels as a patch would leave them.
+pub fn check_nodepool_fields(spec: &NodePoolSpec, labels: &Labels) -> Result<(), Error> {
+    let mut problems = Problems::default();
+    check_nodepool_spec(&mut problems, spec);
+    check_labels(&mut problems, "labels", labels);
+    problems.into_result()
+}
+
 /// Longest condition reason.
 pub const MAX_REASON_LEN: usize = 256;
 /// Longest condition or report message.

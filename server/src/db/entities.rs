@@ -137,3 +137,23 @@ pub mod adapter_status {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// What remains of a hard-deleted cluster or node pool.
+pub mod tombstone {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tombstones")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// `cluster` or `nodepool`.
+        pub resource_kind: String,
+        pub deleted_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
