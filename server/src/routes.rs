@@ -23,8 +23,10 @@ const METHODS: [Method; 5] = [
 
 pub fn register_method_not_allowed(api: &mut ApiDescription<ServerContext>) -> Result<(), String> {
     for (path, allowed) in routes()? {
-        let allow = allowed
+        // In the fixed order of METHODS, so the header is stable.
+        let allow = METHODS
             .iter()
+            .filter(|m| allowed.contains(m))
             .map(Method::as_str)
             .collect::<Vec<_>>()
             .join(", ");

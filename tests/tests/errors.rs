@@ -275,7 +275,16 @@ async fn bad_query_parameters_are_named(server: TestServer) {
 async fn wrong_methods_get_405_with_allow(server: TestServer) {
     for (method, path, allow) in [
         (reqwest::Method::DELETE, CLUSTERS.to_string(), "GET, POST"),
-        (reqwest::Method::PUT, format!("{CLUSTERS}/x"), "GET"),
+        (
+            reqwest::Method::PUT,
+            format!("{CLUSTERS}/x"),
+            "GET, PATCH, DELETE",
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{CLUSTERS}/x/statuses"),
+            "GET, PUT",
+        ),
         (reqwest::Method::POST, "/healthz".to_string(), "GET"),
     ] {
         let response = server
