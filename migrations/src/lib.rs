@@ -3,6 +3,7 @@
 //! them; a migration, once released, is never edited: add a new one.
 
 mod m20261126_000001_resources;
+mod m20261126_000005_list_filter_indexes;
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -13,6 +14,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_resources::Migration)]
+        vec![
+            Box::new(m20261126_000001_resources::Migration),
+            Box::new(m20261126_000005_list_filter_indexes::Migration),
+        ]
     }
 }
