@@ -5,6 +5,7 @@
 mod m20261126_000001_resources;
 mod m20261126_000002_adapter_statuses;
 mod m20261126_000003_tombstones;
+mod m20261126_000005_list_filter_indexes;
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_resources::Migration),
             Box::new(m20261126_000002_adapter_statuses::Migration),
             Box::new(m20261126_000003_tombstones::Migration),
+            Box::new(m20261126_000005_list_filter_indexes::Migration),
         ]
     }
 }

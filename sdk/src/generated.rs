@@ -4165,18 +4165,30 @@ impl ClientInfo<()> for Client {
 }
 impl ClientHooks<()> for &Client {}
 impl Client {
-    /**List clusters, oldest first, one page at a time
+    /**List clusters, oldest first, one page at a time, optionally filtered
+
+Filters (`labels`, `phase`, `provider`, `region`, `name`) combine with AND; `total` counts every match, not just this page. Example: `?labels=environment:production&phase=Ready&provider=gcp&region=us-east1`.
 
 Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter, named in `details`), 503 `Unavailable`.
 
 Sends a `GET` request to `/api/hyperfleet/v1/clusters`
 
 Arguments:
+- `labels`: Label selector: comma-separated `key:value` pairs, each of which must match; a bare `key` matches resources that have the key, whatever its value. Example: `environment:production,team:platform`.
+- `name`: Exact name, or a glob when it contains `*` (any run of characters): `my-*` for a prefix, `*test*` for a partial match.
 - `page`: Page number, from 1 (default 1).
+- `phase`: One phase, or a comma-separated set of phases of which any matches: `Pending`, `Not Ready`, `Ready`, `Terminating`. Example: `Pending,Not Ready`.
+- `provider`: Exact cloud provider, such as `gcp`.
+- `region`: Exact region, such as `us-east1`.
 - `size`: Items per page, 1 to 1000 (default 100).
 ```ignore
 let response = client.cluster_list()
+    .labels(labels)
+    .name(name)
     .page(page)
+    .phase(phase)
+    .provider(provider)
+    .region(region)
     .size(size)
     .send()
     .await;
@@ -4260,20 +4272,28 @@ let response = client.cluster_update()
     pub fn cluster_update(&self) -> builder::ClusterUpdate<'_> {
         builder::ClusterUpdate::new(self)
     }
-    /**List the node pools of a cluster, oldest first, one page at a time
+    /**List the node pools of a cluster, oldest first, optionally filtered
 
-Errors: 400 `BadRequest`, 404 `ClusterNotFound`, 503 `Unavailable`.
+Filters (`labels`, `phase`, `name`) combine with AND; `total` counts every match, not just this page.
+
+Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter, named in `details`), 404 `ClusterNotFound`, 503 `Unavailable`.
 
 Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools`
 
 Arguments:
 - `cluster`: The cluster's id or its name.
+- `labels`: Label selector: comma-separated `key:value` pairs, each of which must match; a bare `key` matches node pools that have the key.
+- `name`: Exact name, or a glob when it contains `*` (any run of characters).
 - `page`: Page number, from 1 (default 1).
+- `phase`: One phase, or a comma-separated set of phases of which any matches: `Pending`, `Not Ready`, `Ready`, `Terminating`.
 - `size`: Items per page, 1 to 1000 (default 100).
 ```ignore
 let response = client.nodepool_list()
     .cluster(cluster)
+    .labels(labels)
+    .name(name)
     .page(page)
+    .phase(phase)
     .size(size)
     .send()
     .await;
@@ -4445,6 +4465,37 @@ let response = client.cluster_status_report()
     pub fn cluster_status_report(&self) -> builder::ClusterStatusReport<'_> {
         builder::ClusterStatusReport::new(self)
     }
+    /**List the node pools of every cluster, oldest first, optionally filtered
+
+Filters (`cluster_id`, `labels`, `phase`, `name`) combine with AND; `total` counts every match, not just this page.
+
+A `cluster_id` that names no cluster matches nothing (an empty list, not a 404): this is a search, not a path.
+
+Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter, named in `details`), 503 `Unavailable`.
+
+Sends a `GET` request to `/api/hyperfleet/v1/nodepools`
+
+Arguments:
+- `cluster_id`: Only the node pools of the cluster with this id.
+- `labels`: Label selector: comma-separated `key:value` pairs, each of which must match; a bare `key` matches node pools that have the key.
+- `name`: Exact name, or a glob when it contains `*` (any run of characters).
+- `page`: Page number, from 1 (default 1).
+- `phase`: One phase, or a comma-separated set of phases of which any matches: `Pending`, `Not Ready`, `Ready`, `Terminating`.
+- `size`: Items per page, 1 to 1000 (default 100).
+```ignore
+let response = client.nodepool_list_all()
+    .cluster_id(cluster_id)
+    .labels(labels)
+    .name(name)
+    .page(page)
+    .phase(phase)
+    .size(size)
+    .send()
+    .await;
+```*/
+    pub fn nodepool_list_all(&self) -> builder::NodepoolListAll<'_> {
+        builder::NodepoolListAll::new(self)
+    }
     /**Liveness: the process is up and serving
 
 Sends a `GET` request to `/healthz`
@@ -4485,16 +4536,52 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ClusterList<'a> {
         client: &'a super::Client,
+        labels: Result<Option<::std::string::String>, String>,
+        name: Result<Option<::std::string::String>, String>,
         page: Result<Option<::std::num::NonZeroU32>, String>,
+        phase: Result<Option<::std::string::String>, String>,
+        provider: Result<Option<::std::string::String>, String>,
+        region: Result<Option<::std::string::String>, String>,
         size: Result<Option<::std::num::NonZeroU32>, String>,
     }
     impl<'a> ClusterList<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                labels: Ok(None),
+                name: Ok(None),
                 page: Ok(None),
+                phase: Ok(None),
+                provider: Ok(None),
+                region: Ok(None),
                 size: Ok(None),
             }
+        }
+        pub fn labels<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.labels = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for labels failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn name<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.name = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for name failed"
+                        .to_string()
+                });
+            self
         }
         pub fn page<V>(mut self, value: V) -> Self
         where
@@ -4505,6 +4592,45 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: num :: NonZeroU32` for page failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn phase<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.phase = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for phase failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn provider<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.provider = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for provider failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn region<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.region = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for region failed"
                         .to_string()
                 });
             self
@@ -4526,8 +4652,13 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::ClusterList>, Error<types::Error>> {
-            let Self { client, page, size } = self;
+            let Self { client, labels, name, page, phase, provider, region, size } = self;
+            let labels = labels.map_err(Error::InvalidRequest)?;
+            let name = name.map_err(Error::InvalidRequest)?;
             let page = page.map_err(Error::InvalidRequest)?;
+            let phase = phase.map_err(Error::InvalidRequest)?;
+            let provider = provider.map_err(Error::InvalidRequest)?;
+            let region = region.map_err(Error::InvalidRequest)?;
             let size = size.map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/hyperfleet/v1/clusters", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -4546,7 +4677,12 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("labels", &labels))
+                .query(&progenitor_client::QueryParam::new("name", &name))
                 .query(&progenitor_client::QueryParam::new("page", &page))
+                .query(&progenitor_client::QueryParam::new("phase", &phase))
+                .query(&progenitor_client::QueryParam::new("provider", &provider))
+                .query(&progenitor_client::QueryParam::new("region", &region))
                 .query(&progenitor_client::QueryParam::new("size", &size))
                 .headers(header_map)
                 .build()?;
@@ -4972,7 +5108,10 @@ pub mod builder {
     pub struct NodepoolList<'a> {
         client: &'a super::Client,
         cluster: Result<::std::string::String, String>,
+        labels: Result<Option<::std::string::String>, String>,
+        name: Result<Option<::std::string::String>, String>,
         page: Result<Option<::std::num::NonZeroU32>, String>,
+        phase: Result<Option<::std::string::String>, String>,
         size: Result<Option<::std::num::NonZeroU32>, String>,
     }
     impl<'a> NodepoolList<'a> {
@@ -4980,7 +5119,10 @@ pub mod builder {
             Self {
                 client: client,
                 cluster: Err("cluster was not initialized".to_string()),
+                labels: Ok(None),
+                name: Ok(None),
                 page: Ok(None),
+                phase: Ok(None),
                 size: Ok(None),
             }
         }
@@ -4996,6 +5138,32 @@ pub mod builder {
                 });
             self
         }
+        pub fn labels<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.labels = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for labels failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn name<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.name = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for name failed"
+                        .to_string()
+                });
+            self
+        }
         pub fn page<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::num::NonZeroU32>,
@@ -5005,6 +5173,19 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: num :: NonZeroU32` for page failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn phase<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.phase = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for phase failed"
                         .to_string()
                 });
             self
@@ -5026,9 +5207,12 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::NodePoolList>, Error<types::Error>> {
-            let Self { client, cluster, page, size } = self;
+            let Self { client, cluster, labels, name, page, phase, size } = self;
             let cluster = cluster.map_err(Error::InvalidRequest)?;
+            let labels = labels.map_err(Error::InvalidRequest)?;
+            let name = name.map_err(Error::InvalidRequest)?;
             let page = page.map_err(Error::InvalidRequest)?;
+            let phase = phase.map_err(Error::InvalidRequest)?;
             let size = size.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/api/hyperfleet/v1/clusters/{}/nodepools", client.baseurl,
@@ -5050,7 +5234,10 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("labels", &labels))
+                .query(&progenitor_client::QueryParam::new("name", &name))
                 .query(&progenitor_client::QueryParam::new("page", &page))
+                .query(&progenitor_client::QueryParam::new("phase", &phase))
                 .query(&progenitor_client::QueryParam::new("size", &size))
                 .headers(header_map)
                 .build()?;
@@ -5929,6 +6116,171 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "cluster_status_report",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::nodepool_list_all`]
+
+[`Client::nodepool_list_all`]: super::Client::nodepool_list_all*/
+    #[derive(Debug, Clone)]
+    pub struct NodepoolListAll<'a> {
+        client: &'a super::Client,
+        cluster_id: Result<Option<::uuid::Uuid>, String>,
+        labels: Result<Option<::std::string::String>, String>,
+        name: Result<Option<::std::string::String>, String>,
+        page: Result<Option<::std::num::NonZeroU32>, String>,
+        phase: Result<Option<::std::string::String>, String>,
+        size: Result<Option<::std::num::NonZeroU32>, String>,
+    }
+    impl<'a> NodepoolListAll<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cluster_id: Ok(None),
+                labels: Ok(None),
+                name: Ok(None),
+                page: Ok(None),
+                phase: Ok(None),
+                size: Ok(None),
+            }
+        }
+        pub fn cluster_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.cluster_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for cluster_id failed".to_string()
+                });
+            self
+        }
+        pub fn labels<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.labels = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for labels failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn name<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.name = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for name failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn page<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.page = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for page failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn phase<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.phase = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for phase failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn size<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.size = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for size failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/api/hyperfleet/v1/nodepools`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::NodePoolList>, Error<types::Error>> {
+            let Self { client, cluster_id, labels, name, page, phase, size } = self;
+            let cluster_id = cluster_id.map_err(Error::InvalidRequest)?;
+            let labels = labels.map_err(Error::InvalidRequest)?;
+            let name = name.map_err(Error::InvalidRequest)?;
+            let page = page.map_err(Error::InvalidRequest)?;
+            let phase = phase.map_err(Error::InvalidRequest)?;
+            let size = size.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/hyperfleet/v1/nodepools", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cluster_id", &cluster_id))
+                .query(&progenitor_client::QueryParam::new("labels", &labels))
+                .query(&progenitor_client::QueryParam::new("name", &name))
+                .query(&progenitor_client::QueryParam::new("page", &page))
+                .query(&progenitor_client::QueryParam::new("phase", &phase))
+                .query(&progenitor_client::QueryParam::new("size", &size))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "nodepool_list_all",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;

@@ -2,17 +2,18 @@
 
 use hyperfleet_api::{
     BASE_PATH, Cluster, ClusterCreateRequest, ClusterKind, ClusterList, ClusterListKind,
-    ClusterSpec, Page, validation,
+    ClusterQuery, ClusterSpec, validation,
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, SqlErr, TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::context::ServerContext;
 use crate::db::entities::{cluster, cluster_label};
-use crate::db::write_transaction;
+use crate::db::filter::{self, LabelColumns, ResourceColumns};
+use crate::db::{count, write_transaction};
 use crate::error::ServiceError;
 use crate::resource::{self, Reference};
 
@@ -109,16 +110,44 @@ pub async fn view(ctx: &ServerContext, segment: &str) -> Result<Cluster, Service
     to_wire(find(&ctx.db, segment).await?)
 }
 
-pub async fn list(ctx: &ServerContext, page: Page) -> Result<ClusterList, ServiceError> {
-    let query = cluster::Entity::find();
-    let total = query.clone().count(&ctx.db).await?;
-    let rows = query
-        .order_by_asc(cluster::Column::CreatedAt)
-        .order_by_asc(cluster::Column::Id)
-        .offset(page.offset())
-        .limit(u64::from(page.size))
-        .all(&ctx.db)
-        .await?;
+const COLUMNS: ResourceColumns<cluster::Column> = ResourceColumns {
+    id: cluster::Column::Id,
+    phase: cluster::Column::Phase,
+    name: cluster::Column::Name,
+};
+
+const LABELS: LabelColumns<cluster_label::Entity> = LabelColumns {
+    table: cluster_label::Entity,
+    owner: cluster_label::Column::ClusterId,
+    key: cluster_label::Column::Key,
+    value: cluster_label::Column::Value,
+};
+
+/// One page of the clusters matching `query`, and how many match in all:
+/// two statements, a `COUNT(*)` and the page, both filtered in SQL.
+pub async fn list(ctx: &ServerContext, query: ClusterQuery) -> Result<ClusterList, ServiceError> {
+    let mut condition = filter::common(&COLUMNS, &LABELS, &query.common);
+    if let Some(provider) = &query.provider {
+        condition = condition.add(cluster::Column::Provider.eq(provider.as_str()));
+    }
+    if let Some(region) = &query.region {
+        condition = condition.add(cluster::Column::Region.eq(region.as_str()));
+    }
+    let matching = cluster::Entity::find().filter(condition);
+    let page = query.page;
+    let total = count(&ctx.db, matching.clone()).await?;
+    // Past the last match there is nothing to fetch.
+    let rows = if page.offset() < total {
+        matching
+            .order_by_asc(cluster::Column::CreatedAt)
+            .order_by_asc(cluster::Column::Id)
+            .offset(page.offset())
+            .limit(u64::from(page.size))
+            .all(&ctx.db)
+            .await?
+    } else {
+        Vec::new()
+    };
     Ok(ClusterList {
         kind: ClusterListKind::ClusterList,
         items: rows.into_iter().map(to_wire).collect::<Result<_, _>>()?,

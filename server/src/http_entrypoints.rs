@@ -4,9 +4,10 @@
 use dropshot::{HttpResponseAccepted, HttpResponseCreated, HttpResponseOk, RequestContext};
 use hyperfleet_api::{
     AdapterStatus, AdapterStatusList, AdapterStatusReport, Cluster, ClusterCreateRequest,
-    ClusterList, ClusterPatch, ClusterPath, DeleteParams, Error, ErrorCode, Health, HyperfleetApi,
-    JsonBody, ListParams, NodePool, NodePoolCreateRequest, NodePoolList, NodePoolPatch,
-    NodePoolPath, PathParams, QueryParams, validation,
+    ClusterList, ClusterListParams, ClusterPatch, ClusterPath, DeleteParams, Error, ErrorCode,
+    Health, HyperfleetApi, JsonBody, NodePool, NodePoolCreateRequest, NodePoolList,
+    NodePoolListAllParams, NodePoolListParams, NodePoolPatch, NodePoolPath, PathParams,
+    QueryParams, check_cluster_list, check_nodepool_list, check_nodepool_list_all,
 };
 
 use crate::context::ServerContext;
@@ -46,12 +47,12 @@ impl HyperfleetApi for HyperfleetApiImpl {
 
     async fn cluster_list(
         rqctx: RequestContext<ServerContext>,
-        query: QueryParams<ListParams>,
+        query: QueryParams<ClusterListParams>,
     ) -> Result<HttpResponseOk<ClusterList>, Error> {
-        let page = validation::check_page(&query.into_inner()?)
+        let query = check_cluster_list(&query.into_inner()?)
             .map_err(|e| e.with_request_id(&rqctx.request_id))?;
         Ok(HttpResponseOk(
-            cluster::list(rqctx.context(), page).await.answer(&rqctx)?,
+            cluster::list(rqctx.context(), query).await.answer(&rqctx)?,
         ))
     }
 
@@ -109,12 +110,24 @@ impl HyperfleetApi for HyperfleetApiImpl {
     async fn nodepool_list(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<ClusterPath>,
-        query: QueryParams<ListParams>,
+        query: QueryParams<NodePoolListParams>,
     ) -> Result<HttpResponseOk<NodePoolList>, Error> {
         let path = path.into_inner()?;
-        let page = validation::check_page(&query.into_inner()?)
+        let query = check_nodepool_list(&query.into_inner()?)
             .map_err(|e| e.with_request_id(&rqctx.request_id))?;
-        let list = nodepool::list(rqctx.context(), &path.cluster, page)
+        let list = nodepool::list(rqctx.context(), &path.cluster, query)
+            .await
+            .answer(&rqctx)?;
+        Ok(HttpResponseOk(list))
+    }
+
+    async fn nodepool_list_all(
+        rqctx: RequestContext<ServerContext>,
+        query: QueryParams<NodePoolListAllParams>,
+    ) -> Result<HttpResponseOk<NodePoolList>, Error> {
+        let query = check_nodepool_list_all(&query.into_inner()?)
+            .map_err(|e| e.with_request_id(&rqctx.request_id))?;
+        let list = nodepool::list_all(rqctx.context(), query)
             .await
             .answer(&rqctx)?;
         Ok(HttpResponseOk(list))

@@ -2,18 +2,19 @@
 
 use hyperfleet_api::{
     ErrorCode, NodePool, NodePoolCreateRequest, NodePoolKind, NodePoolList, NodePoolListKind,
-    NodePoolSpec, Page, Phase, validation,
+    NodePoolQuery, NodePoolSpec, Phase, validation,
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, SqlErr, TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::cluster;
 use crate::context::ServerContext;
 use crate::db::entities::{nodepool, nodepool_label};
-use crate::db::write_transaction;
+use crate::db::filter::{self, LabelColumns, ResourceColumns};
+use crate::db::{count, write_transaction};
 use crate::error::ServiceError;
 use crate::resource::{self, Reference};
 
@@ -137,21 +138,55 @@ pub async fn view(
     to_wire(find(&ctx.db, cluster_segment, segment).await?)
 }
 
+const COLUMNS: ResourceColumns<nodepool::Column> = ResourceColumns {
+    id: nodepool::Column::Id,
+    phase: nodepool::Column::Phase,
+    name: nodepool::Column::Name,
+};
+
+const LABELS: LabelColumns<nodepool_label::Entity> = LabelColumns {
+    table: nodepool_label::Entity,
+    owner: nodepool_label::Column::NodepoolId,
+    key: nodepool_label::Column::Key,
+    value: nodepool_label::Column::Value,
+};
+
+/// One page of the node pools of one cluster that match `query`.
 pub async fn list(
     ctx: &ServerContext,
     cluster_segment: &str,
-    page: Page,
+    mut query: NodePoolQuery,
 ) -> Result<NodePoolList, ServiceError> {
     let parent = cluster::find(&ctx.db, cluster_segment).await?;
-    let query = nodepool::Entity::find().filter(nodepool::Column::ClusterId.eq(parent.id));
-    let total = query.clone().count(&ctx.db).await?;
-    let rows = query
-        .order_by_asc(nodepool::Column::CreatedAt)
-        .order_by_asc(nodepool::Column::Id)
-        .offset(page.offset())
-        .limit(u64::from(page.size))
-        .all(&ctx.db)
-        .await?;
+    query.cluster_id = Some(parent.id);
+    list_all(ctx, query).await
+}
+
+/// One page of the node pools, of every cluster or of `query.cluster_id`'s,
+/// that match `query`, and how many match in all.
+pub async fn list_all(
+    ctx: &ServerContext,
+    query: NodePoolQuery,
+) -> Result<NodePoolList, ServiceError> {
+    let mut condition = filter::common(&COLUMNS, &LABELS, &query.common);
+    if let Some(cluster_id) = query.cluster_id {
+        condition = condition.add(nodepool::Column::ClusterId.eq(cluster_id));
+    }
+    let matching = nodepool::Entity::find().filter(condition);
+    let page = query.page;
+    let total = count(&ctx.db, matching.clone()).await?;
+    // Past the last match there is nothing to fetch.
+    let rows = if page.offset() < total {
+        matching
+            .order_by_asc(nodepool::Column::CreatedAt)
+            .order_by_asc(nodepool::Column::Id)
+            .offset(page.offset())
+            .limit(u64::from(page.size))
+            .all(&ctx.db)
+            .await?
+    } else {
+        Vec::new()
+    };
     Ok(NodePoolList {
         kind: NodePoolListKind::NodePoolList,
         items: rows.into_iter().map(to_wire).collect::<Result<_, _>>()?,

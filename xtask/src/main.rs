@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's own automation (contract generation and
 //! checks, the CI sequence). Run `cargo xtask --help`.
 
+mod bench;
 mod ci;
 mod drift;
 mod openapi;
@@ -32,6 +33,9 @@ enum Command {
     },
     /// Everything CI checks: fmt, clippy, openapi check, sdk check, tests.
     Ci,
+    /// Seed PostgreSQL with a fleet, load the release server, compare with
+    /// pgbench running the same SQL (see BENCHMARKS.md). Not part of CI.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -62,6 +66,7 @@ fn main() -> Result<()> {
             action: Action::Check { file },
         } => sdk::check(file),
         Command::Ci => ci::run(),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

@@ -7,6 +7,7 @@
 mod cluster;
 mod error;
 mod extract;
+mod filter;
 mod lifecycle;
 mod nodepool;
 mod resource;
@@ -20,6 +21,12 @@ pub use cluster::{
 };
 pub use error::{Error, ErrorCode, FieldError, REQUEST_ID_HEADER};
 pub use extract::{JsonBody, PathParams, QueryParams, parse_json, parse_query};
+pub use filter::{
+    ClusterListParams, ClusterQuery, CommonFilter, LabelSelector, NameFilter,
+    NodePoolListAllParams, NodePoolListParams, NodePoolQuery, check_cluster_list,
+    check_nodepool_list, check_nodepool_list_all, check_page, glob_to_like, parse_label_selector,
+    parse_name_filter, parse_phases,
+};
 pub use lifecycle::{
     ClusterPatch, ClusterSpecPatch, DeleteParams, NodePoolPatch, NodePoolSpecPatch,
 };
@@ -27,8 +34,8 @@ pub use nodepool::{
     NodePool, NodePoolCreateRequest, NodePoolKind, NodePoolList, NodePoolListKind, NodePoolSpec,
 };
 pub use resource::{
-    BASE_PATH, ClusterPath, DEFAULT_PAGE_SIZE, Health, Labels, ListParams, MAX_PAGE_SIZE,
-    NodePoolPath, Page, Phase, ResourceStatus,
+    BASE_PATH, ClusterPath, DEFAULT_PAGE_SIZE, Health, Labels, MAX_PAGE_SIZE, NodePoolPath, Page,
+    Phase, ResourceStatus,
 };
 pub use status::{
     AdapterPhase, AdapterStatus, AdapterStatusList, AdapterStatusReport, Condition,
@@ -47,7 +54,7 @@ pub const API_VERSION: semver::Version = semver::Version::new(1, 0, 0);
         allow_other_tags = false,
         tags = {
             clusters = { description = "Clusters: create, read, list, update and delete." },
-            nodepools = { description = "Node pools: groups of nodes inside a cluster." },
+            nodepools = { description = "Node pools: groups of nodes inside a cluster, listed per cluster or across clusters." },
             statuses = { description = "Adapter status reports, and the phase they add up to." },
             health = { description = "Probes and the served contract, outside the base path." },
         },
@@ -72,14 +79,18 @@ pub trait HyperfleetApi {
         body: JsonBody<ClusterCreateRequest>,
     ) -> Result<HttpResponseCreated<Cluster>, Error>;
 
-    /// List clusters, oldest first, one page at a time.
+    /// List clusters, oldest first, one page at a time, optionally filtered.
+    ///
+    /// Filters (`labels`, `phase`, `provider`, `region`, `name`) combine with
+    /// AND; `total` counts every match, not just this page. Example:
+    /// `?labels=environment:production&phase=Ready&provider=gcp&region=us-east1`.
     ///
     /// Errors: 400 `BadRequest` (a bad, unknown or repeated query
     /// parameter, named in `details`), 503 `Unavailable`.
     #[endpoint { method = GET, path = "/api/hyperfleet/v1/clusters", tags = ["clusters"] }]
     async fn cluster_list(
         rqctx: RequestContext<Self::Context>,
-        query: QueryParams<ListParams>,
+        query: QueryParams<ClusterListParams>,
     ) -> Result<HttpResponseOk<ClusterList>, Error>;
 
     /// Get one cluster by id or by name.
@@ -145,9 +156,13 @@ pub trait HyperfleetApi {
         body: JsonBody<NodePoolCreateRequest>,
     ) -> Result<HttpResponseCreated<NodePool>, Error>;
 
-    /// List the node pools of a cluster, oldest first, one page at a time.
+    /// List the node pools of a cluster, oldest first, optionally filtered.
     ///
-    /// Errors: 400 `BadRequest`, 404 `ClusterNotFound`, 503 `Unavailable`.
+    /// Filters (`labels`, `phase`, `name`) combine with AND; `total` counts
+    /// every match, not just this page.
+    ///
+    /// Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter,
+    /// named in `details`), 404 `ClusterNotFound`, 503 `Unavailable`.
     #[endpoint {
         method = GET,
         path = "/api/hyperfleet/v1/clusters/{cluster}/nodepools",
@@ -156,7 +171,23 @@ pub trait HyperfleetApi {
     async fn nodepool_list(
         rqctx: RequestContext<Self::Context>,
         path: PathParams<ClusterPath>,
-        query: QueryParams<ListParams>,
+        query: QueryParams<NodePoolListParams>,
+    ) -> Result<HttpResponseOk<NodePoolList>, Error>;
+
+    /// List the node pools of every cluster, oldest first, optionally filtered.
+    ///
+    /// Filters (`cluster_id`, `labels`, `phase`, `name`) combine with AND;
+    /// `total` counts every match, not just this page.
+    ///
+    /// A `cluster_id` that names no cluster matches nothing (an empty list,
+    /// not a 404): this is a search, not a path.
+    ///
+    /// Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter,
+    /// named in `details`), 503 `Unavailable`.
+    #[endpoint { method = GET, path = "/api/hyperfleet/v1/nodepools", tags = ["nodepools"] }]
+    async fn nodepool_list_all(
+        rqctx: RequestContext<Self::Context>,
+        query: QueryParams<NodePoolListAllParams>,
     ) -> Result<HttpResponseOk<NodePoolList>, Error>;
 
     /// Get one node pool of a cluster by id or by name.

@@ -72,19 +72,6 @@ pub struct ResourceStatus {
     pub message: String,
 }
 
-/// Paging of a list operation. Items come in a stable order: oldest first
-/// (`created_at`, then `id`).
-#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListParams {
-    /// Page number, from 1 (default 1).
-    #[schemars(range(min = 1))]
-    pub page: Option<u32>,
-    /// Items per page, 1 to 1000 (default 100).
-    #[schemars(range(min = 1, max = 1000))]
-    pub size: Option<u32>,
-}
-
 /// Largest page a list operation returns.
 pub const MAX_PAGE_SIZE: u32 = 1000;
 /// Page size when the request names none.

@@ -6,9 +6,9 @@
 use uuid::Uuid;
 
 use crate::cluster::{ClusterCreateRequest, ClusterSpec};
-use crate::error::{Error, ErrorCode, FieldError};
+use crate::error::{Error, FieldError};
 use crate::nodepool::{NodePoolCreateRequest, NodePoolSpec};
-use crate::resource::{DEFAULT_PAGE_SIZE, Labels, ListParams, MAX_PAGE_SIZE, Page};
+use crate::resource::Labels;
 use crate::status::{AdapterStatusReport, REQUIRED_CONDITIONS};
 
 /// Longest name, label name part, label value and spec string.
@@ -273,35 +273,6 @@ fn is_dns_label(value: &str) -> bool {
         && bytes.last().is_some_and(edge_ok)
 }
 
-/// Check paging parameters and fill in the defaults.
-pub fn check_page(params: &ListParams) -> Result<Page, Error> {
-    let page = params.page.unwrap_or(1);
-    let size = params.size.unwrap_or(DEFAULT_PAGE_SIZE);
-    let mut details = Vec::new();
-    if page < 1 {
-        details.push(FieldError {
-            field: "page".into(),
-            message: "must be at least 1".into(),
-        });
-    }
-    if !(1..=MAX_PAGE_SIZE).contains(&size) {
-        details.push(FieldError {
-            field: "size".into(),
-            message: format!("must be between 1 and {MAX_PAGE_SIZE}"),
-        });
-    }
-    if details.is_empty() {
-        return Ok(Page { page, size });
-    }
-    let names: Vec<&str> = details.iter().map(|d| d.field.as_str()).collect();
-    let mut error = Error::new(
-        ErrorCode::BadRequest,
-        format!("invalid query parameter {}", names.join(", ")),
-    );
-    error.details = details;
-    Err(error)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,24 +385,5 @@ mod tests {
                 "conditions"
             ]
         );
-    }
-
-    #[test]
-    fn pages() {
-        let params = |page, size| ListParams { page, size };
-        assert_eq!(
-            check_page(&params(None, None)).ok(),
-            Some(Page { page: 1, size: 100 })
-        );
-        assert_eq!(
-            check_page(&params(Some(3), Some(1000))).ok(),
-            Some(Page {
-                page: 3,
-                size: 1000
-            })
-        );
-        for (page, size) in [(Some(0), None), (None, Some(0)), (None, Some(1001))] {
-            assert!(check_page(&params(page, size)).is_err());
-        }
     }
 }

@@ -2,13 +2,16 @@
 //! migrated before the server takes requests.
 
 pub mod entities;
+pub mod filter;
 
 use std::time::Duration;
 
 use hyperfleet_migrations::{Migrator, MigratorTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait, QuerySelect,
+    Select, SqliteTransactionMode, TransactionOptions,
 };
 
 /// The SQLite file `serve` uses when no URL is given.
@@ -56,4 +59,19 @@ pub fn write_transaction() -> TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
         ..TransactionOptions::default()
     }
+}
+
+/// How many rows `query` matches, as one plain `SELECT COUNT(*) FROM t WHERE
+/// ...` (sea-orm's own `count` wraps the whole select in a subquery).
+pub async fn count<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    query: Select<E>,
+) -> Result<u64, DbErr> {
+    let total: Option<i64> = query
+        .select_only()
+        .expr(Expr::cust("COUNT(*)"))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(total.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
 }

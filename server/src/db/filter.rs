@@ -1,0 +1,152 @@
+//! List filters as SQL conditions, shared by clusters and node pools.
+//!
+//! Every filter becomes a `WHERE` term on an indexed column, so the
+//! database, not the server, finds the matches and counts them (the indexes
+//! are explained in the migrations):
+//! - each label selector is one `id IN (SELECT owner FROM labels WHERE
+//!   key = ? [AND value = ?])` subquery, answered from the `(key, value,
+//!   owner)` index; several selectors AND their subqueries;
+//! - a phase set is `phase IN (...)`;
+//! - a name is `name = ?`, or `name LIKE ? ESCAPE '\'` for a glob (SQLite
+//!   has no default escape character, so it is always spelled out).
+
+use hyperfleet_api::{CommonFilter, LabelSelector, NameFilter};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
+use sea_orm::{ColumnTrait, Condition, EntityTrait};
+
+/// The columns of one resource's table that the shared filters use.
+pub struct ResourceColumns<C> {
+    pub id: C,
+    pub phase: C,
+    pub name: C,
+}
+
+/// The label table of one resource kind.
+pub struct LabelColumns<L: EntityTrait> {
+    pub table: L,
+    /// The column holding the labelled resource's id.
+    pub owner: L::Column,
+    pub key: L::Column,
+    pub value: L::Column,
+}
+
+/// The condition for the labels, phases and name of `filter`; an empty
+/// filter is an empty `Condition::all()`, which matches every row (`TRUE`).
+pub fn common<C, L>(
+    resource: &ResourceColumns<C>,
+    labels: &LabelColumns<L>,
+    filter: &CommonFilter,
+) -> Condition
+where
+    C: ColumnTrait,
+    L: EntityTrait,
+{
+    let mut condition = Condition::all();
+    for selector in &filter.labels {
+        let mut owners = Query::select();
+        owners.column(labels.owner).from(labels.table);
+        match selector {
+            LabelSelector::Exists { key } => {
+                owners.and_where(labels.key.eq(key.as_str()));
+            }
+            LabelSelector::Equals { key, value } => {
+                owners
+                    .and_where(labels.key.eq(key.as_str()))
+                    .and_where(labels.value.eq(value.as_str()));
+            }
+        }
+        condition = condition.add(resource.id.in_subquery(owners));
+    }
+    if !filter.phases.is_empty() {
+        condition = condition.add(
+            resource
+                .phase
+                .is_in(filter.phases.iter().map(|phase| phase.as_str())),
+        );
+    }
+    match &filter.name {
+        Some(NameFilter::Exact(name)) => {
+            condition = condition.add(resource.name.eq(name.as_str()));
+        }
+        Some(NameFilter::Like(pattern)) => {
+            condition = condition.add(
+                Expr::col(resource.name.as_column_ref())
+                    .like(LikeExpr::new(pattern.as_str()).escape('\\')),
+            );
+        }
+        None => {}
+    }
+    condition
+}
+
+#[cfg(test)]
+mod tests {
+    use hyperfleet_api::{Phase, glob_to_like};
+    use sea_orm::{DbBackend, QueryFilter, QueryTrait};
+
+    use super::*;
+    use crate::db::entities::{cluster, cluster_label};
+
+    fn sql(filter: &CommonFilter, backend: DbBackend) -> String {
+        let condition = common(
+            &ResourceColumns {
+                id: cluster::Column::Id,
+                phase: cluster::Column::Phase,
+                name: cluster::Column::Name,
+            },
+            &LabelColumns {
+                table: cluster_label::Entity,
+                owner: cluster_label::Column::ClusterId,
+                key: cluster_label::Column::Key,
+                value: cluster_label::Column::Value,
+            },
+            filter,
+        );
+        let statement = cluster::Entity::find()
+            .filter(condition)
+            .build(backend)
+            .to_string();
+        match statement.split_once(" WHERE ") {
+            Some((_, condition)) => condition.to_string(),
+            None => String::new(),
+        }
+    }
+
+    #[test]
+    fn every_filter_is_a_where_term() {
+        let filter = CommonFilter {
+            labels: vec![
+                LabelSelector::Equals {
+                    key: "environment".into(),
+                    value: "production".into(),
+                },
+                LabelSelector::Exists { key: "team".into() },
+            ],
+            phases: vec![Phase::Pending, Phase::NotReady],
+            name: Some(NameFilter::Like(glob_to_like("my-*"))),
+        };
+        assert_eq!(
+            sql(&filter, DbBackend::Postgres),
+            concat!(
+                r#""clusters"."id" IN (SELECT "cluster_id" FROM "cluster_labels" WHERE "cluster_labels"."key" = 'environment' AND "cluster_labels"."value" = 'production')"#,
+                r#" AND "clusters"."id" IN (SELECT "cluster_id" FROM "cluster_labels" WHERE "cluster_labels"."key" = 'team')"#,
+                r#" AND "clusters"."phase" IN ('Pending', 'Not Ready')"#,
+                // PostgreSQL spells a lone backslash E'\\'.
+                r#" AND "clusters"."name" LIKE 'my-%' ESCAPE E'\\'"#,
+            )
+        );
+        assert_eq!(sql(&CommonFilter::default(), DbBackend::Sqlite), "TRUE");
+    }
+
+    #[test]
+    fn like_metacharacters_stay_escaped_in_sql() {
+        let filter = CommonFilter {
+            name: Some(NameFilter::Like(glob_to_like("a_b%*"))),
+            ..CommonFilter::default()
+        };
+        assert_eq!(
+            sql(&filter, DbBackend::Sqlite),
+            r#""clusters"."name" LIKE 'a\_b\%%' ESCAPE '\'"#
+        );
+    }
+}
