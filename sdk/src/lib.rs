@@ -24,6 +24,12 @@
 //! # }
 //! ```
 
+pub mod adapter;
+#[cfg(feature = "amqp")]
+pub mod amqp;
+pub mod bus;
+pub mod events;
+
 // Formatted by prettyplease at generation; rustfmt would make `sdk check` fail.
 #[rustfmt::skip]
 mod generated;

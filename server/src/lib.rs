@@ -2,9 +2,11 @@
 //! implemented on sea-orm, started by the `hyperfleet` binary and by the
 //! end-to-end tests alike.
 
+pub mod adapters;
 pub mod cluster;
 pub mod context;
 pub mod db;
+pub mod dev;
 pub mod error;
 pub mod http_entrypoints;
 pub mod lifecycle;
@@ -13,6 +15,7 @@ pub mod nodepool;
 pub mod phase;
 pub mod resource;
 mod routes;
+pub mod sentinel;
 pub mod status;
 
 use std::net::SocketAddr;

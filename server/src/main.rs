@@ -4,6 +4,15 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyperfleet_sdk::Client;
+use hyperfleet_sdk::adapter::{AdapterRuntime, Publisher};
+use hyperfleet_sdk::amqp::AmqpPublisher;
+use hyperfleet_server::adapters::{SimulatedAdapter, Simulation, kinds_of};
+use hyperfleet_server::dev::DevConfig;
+use hyperfleet_server::sentinel::{Connect, Sentinel, SentinelConfig};
 use hyperfleet_server::{
     DEFAULT_CLUSTER_ADAPTERS, DEFAULT_NODEPOOL_ADAPTERS, ServerConfig, db, start,
 };
@@ -33,6 +42,137 @@ enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Everything in one process on SQLite: the API, the sentinel and the
+    /// reference adapters over an in-process bus.
+    Dev(DevArgs),
+    /// Poll the API and publish reconcile events to RabbitMQ.
+    Sentinel(SentinelArgs),
+    /// Run a reference adapter on its RabbitMQ queue.
+    Adapter(AdapterArgs),
+}
+
+#[derive(Args)]
+struct DevArgs {
+    #[command(flatten)]
+    serve: ServeArgs,
+    #[command(flatten)]
+    simulation: SimulationArgs,
+    #[command(flatten)]
+    pacing: PacingArgs,
+}
+
+#[derive(Args)]
+struct BrokerArgs {
+    /// RabbitMQ URL.
+    #[arg(
+        long,
+        env = "HYPERFLEET_BROKER",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    broker: String,
+    /// Topic exchange of reconcile events.
+    #[arg(long, env = "HYPERFLEET_EXCHANGE", default_value = "hyperfleet")]
+    exchange: String,
+    /// Adapter queues are named PREFIX.ADAPTER.
+    #[arg(long, env = "HYPERFLEET_QUEUE_PREFIX", default_value = "hyperfleet")]
+    queue_prefix: String,
+}
+
+impl BrokerArgs {
+    fn topology(&self) -> hyperfleet_sdk::amqp::Topology {
+        hyperfleet_sdk::amqp::Topology {
+            exchange: self.exchange.clone(),
+            queue_prefix: self.queue_prefix.clone(),
+            queue_expires: None,
+        }
+    }
+}
+
+#[derive(Args)]
+struct PacingArgs {
+    /// Time between sentinel cycles.
+    #[arg(long, env = "HYPERFLEET_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    poll_interval: Duration,
+    /// Events for a resource that is not Ready come at most this often, and
+    /// only after this long without a report.
+    #[arg(long, env = "HYPERFLEET_BACKOFF", default_value = "10s", value_parser = parse_duration)]
+    backoff: Duration,
+    /// Ready resources are re-checked this often.
+    #[arg(long, env = "HYPERFLEET_RESYNC", default_value = "30m", value_parser = parse_duration)]
+    resync: Duration,
+}
+
+impl PacingArgs {
+    fn config(&self) -> SentinelConfig {
+        SentinelConfig {
+            poll_interval: self.poll_interval,
+            backoff: self.backoff,
+            resync: self.resync,
+            ..SentinelConfig::default()
+        }
+    }
+}
+
+#[derive(Args)]
+struct SentinelArgs {
+    /// Base URL of the API.
+    #[arg(
+        long,
+        env = "HYPERFLEET_API_URL",
+        default_value = "http://127.0.0.1:8000"
+    )]
+    api_url: String,
+    #[command(flatten)]
+    broker: BrokerArgs,
+    #[command(flatten)]
+    pacing: PacingArgs,
+}
+
+#[derive(Args)]
+struct SimulationArgs {
+    /// How long one simulated attempt takes.
+    #[arg(long, env = "HYPERFLEET_WORK", default_value = "500ms", value_parser = parse_duration)]
+    work: Duration,
+    /// Chance (0 to 1) that an attempt fails.
+    #[arg(long, env = "HYPERFLEET_FAILURE_RATE", default_value_t = 0.0)]
+    failure_rate: f64,
+    /// Fail this many attempts first (to watch recovery).
+    #[arg(long, env = "HYPERFLEET_FAIL_FIRST", default_value_t = 0)]
+    fail_first: u32,
+    /// Wait this long before retrying a failed or unfinished event.
+    #[arg(long, env = "HYPERFLEET_RETRY_DELAY", default_value = "2s", value_parser = parse_duration)]
+    retry_delay: Duration,
+}
+
+impl SimulationArgs {
+    fn simulation(&self) -> Simulation {
+        Simulation {
+            work: self.work,
+            failure_rate: self.failure_rate,
+            fail_first: self.fail_first,
+        }
+    }
+}
+
+#[derive(Args)]
+struct AdapterArgs {
+    /// Adapter name: validation, dns or infrastructure.
+    #[arg(long, env = "HYPERFLEET_ADAPTER_NAME")]
+    name: String,
+    /// Base URL of the API.
+    #[arg(
+        long,
+        env = "HYPERFLEET_API_URL",
+        default_value = "http://127.0.0.1:8000"
+    )]
+    api_url: String,
+    #[command(flatten)]
+    broker: BrokerArgs,
+    #[command(flatten)]
+    simulation: SimulationArgs,
+    /// Unacknowledged events held at once.
+    #[arg(long, env = "HYPERFLEET_PREFETCH", default_value_t = 8)]
+    prefetch: u16,
 }
 
 #[derive(Args)]
@@ -74,16 +214,114 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(args).await,
+        Command::Dev(args) => dev(args).await,
+        Command::Sentinel(args) => sentinel(args).await,
+        Command::Adapter(args) => adapter(args).await,
     }
 }
 
-async fn serve(args: ServeArgs) -> Result<()> {
-    let config = ServerConfig {
+fn server_config(args: &ServeArgs) -> ServerConfig {
+    ServerConfig {
         listen: args.listen,
         database_url: args.database.database_url.clone(),
         cluster_adapters: split_list(&args.cluster_adapters),
         nodepool_adapters: split_list(&args.nodepool_adapters),
+    }
+}
+
+async fn dev(args: DevArgs) -> Result<()> {
+    let config = DevConfig {
+        server: server_config(&args.serve),
+        simulation: args.simulation.simulation(),
+        sentinel: args.pacing.config(),
+        retry_delay: args.simulation.retry_delay,
     };
+    let running = hyperfleet_server::dev::start(config).await?;
+    let address = running.server.local_addr();
+    tracing::info!(
+        "HyperFleet dev: API on http://{address}/api/hyperfleet/v1 with the sentinel and the \
+         validation, dns and infrastructure adapters in-process"
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await.map_err(anyhow::Error::msg)
+}
+
+async fn sentinel(args: SentinelArgs) -> Result<()> {
+    let url = args.broker.broker.clone();
+    let topology = args.broker.topology();
+    let connect: Connect = Box::new(move || {
+        let (url, topology) = (url.clone(), topology.clone());
+        Box::pin(async move {
+            let publisher = AmqpPublisher::connect(&url, &topology).await?;
+            Ok(Arc::new(publisher) as Arc<dyn Publisher>)
+        })
+    });
+    let sentinel = Sentinel::new(Client::new(&args.api_url), connect, args.pacing.config());
+    tracing::info!(api = %args.api_url, exchange = %args.broker.exchange, "sentinel running");
+    sentinel.run(shutdown_signal()).await;
+    Ok(())
+}
+
+async fn adapter(args: AdapterArgs) -> Result<()> {
+    let kinds = kinds_of(&args.name);
+    let adapter = SimulatedAdapter::new(&args.name, kinds, args.simulation.simulation());
+    let runtime = AdapterRuntime::new(Client::new(&args.api_url), adapter)
+        .retry_delay(args.simulation.retry_delay);
+    let topology = args.broker.topology();
+    let mut pause = Duration::from_secs(1);
+    loop {
+        match hyperfleet_sdk::amqp::subscribe(
+            &args.broker.broker,
+            &topology,
+            &args.name,
+            kinds,
+            args.prefetch,
+        )
+        .await
+        {
+            Ok(inbox) => {
+                tracing::info!(adapter = %args.name, "consuming");
+                tokio::select! {
+                    result = runtime.run(inbox) => {
+                        result.map_err(anyhow::Error::msg)?;
+                        anyhow::bail!("the broker closed the queue");
+                    }
+                    () = shutdown_signal() => return Ok(()),
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, retry_in = ?pause, "cannot reach the broker");
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = shutdown_signal() => return Ok(()),
+                }
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// `500ms`, `2s`, `30m`, `1h`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a number and a unit, like 2s"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(number)),
+        "s" => Ok(Duration::from_secs(number)),
+        "m" => Ok(Duration::from_secs(number * 60)),
+        "h" => Ok(Duration::from_secs(number * 3600)),
+        _ => Err(format!("{text:?}: the unit must be ms, s, m or h")),
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let config = server_config(&args);
     let server = start(config).await?;
     tracing::info!(
         address = %server.local_addr(),

@@ -297,3 +297,47 @@ pub fn report(
         .observed_generation(std::num::NonZeroU64::new(generation).expect("generation >= 1"))
         .conditions(conditions)
 }
+
+/// The RabbitMQ the control-loop tests use (`HYPERFLEET_TEST_AMQP_URL`,
+/// default the local broker), or `None` with the reason printed when there
+/// is none and it is not required (`HYPERFLEET_REQUIRE_RABBITMQ=1` or `CI`).
+pub async fn rabbitmq() -> Option<String> {
+    let url = std::env::var("HYPERFLEET_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_string());
+    let topology = hyperfleet_sdk::amqp::Topology::default();
+    let probe = hyperfleet_sdk::amqp::AmqpPublisher::connect(&url, &topology);
+    match tokio::time::timeout(Duration::from_secs(10), probe).await {
+        Ok(Ok(_)) => Some(url),
+        Ok(Err(error)) => rabbitmq_absent(&url, &error.to_string()),
+        Err(_) => rabbitmq_absent(&url, "timed out after 10 s"),
+    }
+}
+
+fn rabbitmq_absent(url: &str, why: &str) -> Option<String> {
+    let required = std::env::var("HYPERFLEET_REQUIRE_RABBITMQ").is_ok_and(|v| v == "1")
+        || std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+    if required {
+        panic!("RabbitMQ is required here but {url} is unusable: {why}");
+    }
+    eprintln!("skipping: RabbitMQ at {url} is unusable ({why}); set HYPERFLEET_TEST_AMQP_URL");
+    None
+}
+
+/// Poll `check` every 100 ms until it returns `Some`, or panic after
+/// `timeout` naming `what`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,468 @@
+//! The adapter kit: what an adapter team implements ([`Adapter`]) and the
+//! runtime that does the rest ([`AdapterRuntime`]): take reconcile events
+//! from a transport, fetch the resource through the API, run the adapter,
+//! report its conditions, and acknowledge the event only once the report is
+//! stored, retrying later when anything fails.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use hyperfleet_sdk::adapter::{Adapter, AdapterError, AdapterRuntime, Outcome, Resource};
+//! use hyperfleet_sdk::bus::InProcessBus;
+//! use hyperfleet_sdk::events::ResourceKind;
+//!
+//! struct Dns;
+//!
+//! #[async_trait::async_trait]
+//! impl Adapter for Dns {
+//!     fn name(&self) -> &str { "dns" }
+//!     fn kinds(&self) -> &[ResourceKind] { &[ResourceKind::Cluster] }
+//!     async fn reconcile(&self, resource: &Resource) -> Result<Outcome, AdapterError> {
+//!         // Create the records for resource.id() at resource.generation()...
+//!         Ok(Outcome::done("records created"))
+//!     }
+//!     async fn finalize(&self, resource: &Resource) -> Result<Outcome, AdapterError> {
+//!         // Delete them...
+//!         Ok(Outcome::done("records deleted"))
+//!     }
+//! }
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = hyperfleet_sdk::Client::new("http://127.0.0.1:8000");
+//! let bus = InProcessBus::new();
+//! let inbox = bus.subscribe("dns", &[ResourceKind::Cluster]);
+//! AdapterRuntime::new(client, Dns).retry_delay(Duration::from_secs(2)).run(inbox).await?;
+//! # Ok(())
+//! # }
+//! ```
+//! With the `amqp` feature, `hyperfleet_sdk::amqp::subscribe` gives an inbox
+//! on a durable RabbitMQ queue of the adapter's own instead.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::events::{CloudEvent, ResourceKind};
+use crate::{Client, Error as SdkError, types};
+
+/// A resource as the API returned it.
+#[derive(Clone, Debug)]
+pub enum Resource {
+    Cluster(types::Cluster),
+    NodePool(types::NodePool),
+}
+
+impl Resource {
+    /// The resource's id.
+    pub fn id(&self) -> Uuid {
+        match self {
+            Resource::Cluster(c) => c.id,
+            Resource::NodePool(p) => p.id,
+        }
+    }
+
+    /// The generation to report on.
+    pub fn generation(&self) -> i64 {
+        match self {
+            Resource::Cluster(c) => c.generation,
+            Resource::NodePool(p) => p.generation,
+        }
+    }
+
+    /// Is it being deleted?
+    pub fn terminating(&self) -> bool {
+        let phase = match self {
+            Resource::Cluster(c) => c.status.phase,
+            Resource::NodePool(p) => p.status.phase,
+        };
+        phase == types::Phase::Terminating
+    }
+
+    pub fn kind(&self) -> ResourceKind {
+        match self {
+            Resource::Cluster(_) => ResourceKind::Cluster,
+            Resource::NodePool(_) => ResourceKind::NodePool,
+        }
+    }
+}
+
+/// What an adapter achieved in one attempt.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Outcome {
+    /// The work is complete (`Available=True`, or `Finalized=True` when
+    /// finalizing); otherwise it is under way and the runtime reports
+    /// `Available=False` and tries again after the retry delay.
+    pub done: bool,
+    /// A one-line summary, reported as the status message.
+    pub message: String,
+    /// Adapter-specific results, reported as `data`.
+    pub data: Map<String, Value>,
+}
+
+impl Outcome {
+    /// Finished.
+    pub fn done(message: impl Into<String>) -> Self {
+        Outcome {
+            done: true,
+            message: message.into(),
+            data: Map::new(),
+        }
+    }
+
+    /// Under way; ask again later.
+    pub fn in_progress(message: impl Into<String>) -> Self {
+        Outcome {
+            done: false,
+            message: message.into(),
+            data: Map::new(),
+        }
+    }
+}
+
+/// An attempt failed; the runtime reports `Health=False` with this message
+/// and retries after the delay.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AdapterError(pub String);
+
+/// What an adapter team implements.
+#[async_trait::async_trait]
+pub trait Adapter: Send + Sync + 'static {
+    /// The adapter's name, as reported and as required by the API's
+    /// configuration (`validation`, `dns`, ...).
+    fn name(&self) -> &str;
+
+    /// The kinds of resource this adapter works on.
+    fn kinds(&self) -> &[ResourceKind];
+
+    /// Bring the world in line with `resource` at `resource.generation()`.
+    /// Called again for every event; must be idempotent.
+    async fn reconcile(&self, resource: &Resource) -> Result<Outcome, AdapterError>;
+
+    /// Clean up after `resource`, which is being deleted.
+    async fn finalize(&self, resource: &Resource) -> Result<Outcome, AdapterError>;
+}
+
+/// A transport failure (broker unreachable, channel closed, bad payload).
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TransportError(pub String);
+
+/// Where reconcile events come from: an adapter's own queue.
+#[async_trait::async_trait]
+pub trait Inbox: Send {
+    /// The next event; `None` once the inbox is closed.
+    async fn next(&mut self) -> Option<Result<Delivery, TransportError>>;
+}
+
+/// Settles one delivered event.
+#[async_trait::async_trait]
+pub trait Settle: Send + Sync {
+    /// Done with it: remove it from the queue.
+    async fn ack(self: Box<Self>) -> Result<(), TransportError>;
+    /// Deliver it again after `delay`.
+    async fn retry(self: Box<Self>, delay: Duration) -> Result<(), TransportError>;
+}
+
+/// One event, to be acknowledged once handled.
+pub struct Delivery {
+    pub event: CloudEvent,
+    pub settle: Box<dyn Settle>,
+}
+
+/// Where the sentinel sends events.
+#[async_trait::async_trait]
+pub trait Publisher: Send + Sync {
+    /// Publish `event` under its kind's routing key.
+    async fn publish(&self, event: &CloudEvent) -> Result<(), TransportError>;
+}
+
+/// Runs an [`Adapter`] against the API for every event of an [`Inbox`].
+pub struct AdapterRuntime<A> {
+    client: Client,
+    adapter: Arc<A>,
+    retry_delay: Duration,
+}
+
+/// What handling one event came to.
+#[derive(Debug, PartialEq, Eq)]
+enum Handled {
+    /// Settled: acknowledge.
+    Done,
+    /// Try again after the retry delay.
+    Again,
+}
+
+impl<A: Adapter> AdapterRuntime<A> {
+    pub fn new(client: Client, adapter: A) -> Self {
+        AdapterRuntime {
+            client,
+            adapter: Arc::new(adapter),
+            retry_delay: Duration::from_secs(5),
+        }
+    }
+
+    /// How long a failed or unfinished event waits before it is delivered
+    /// again (default 5 s).
+    pub fn retry_delay(mut self, delay: Duration) -> Self {
+        self.retry_delay = delay;
+        self
+    }
+
+    /// Handle events until the inbox closes. Each event is acknowledged only
+    /// after its status report is stored; when the API or the adapter
+    /// fails, it is delivered again after the retry delay.
+    pub async fn run(self, mut inbox: impl Inbox) -> Result<(), TransportError> {
+        let name = self.adapter.name().to_string();
+        while let Some(delivery) = inbox.next().await {
+            let delivery = match delivery {
+                Ok(delivery) => delivery,
+                Err(error) => {
+                    tracing::warn!(adapter = %name, %error, "cannot receive; retrying");
+                    tokio::time::sleep(self.retry_delay).await;
+                    continue;
+                }
+            };
+            let handled = self.handle(&delivery.event).await;
+            let settled = match handled {
+                Handled::Done => delivery.settle.ack().await,
+                Handled::Again => delivery.settle.retry(self.retry_delay).await,
+            };
+            if let Err(error) = settled {
+                tracing::warn!(adapter = %name, %error, "cannot settle an event; it will come back");
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle(&self, event: &CloudEvent) -> Handled {
+        let name = self.adapter.name();
+        let data = &event.data;
+        if !self.adapter.kinds().contains(&data.kind) {
+            return Handled::Done;
+        }
+        let resource = match self.fetch(data.kind, data.id, data.cluster_id).await {
+            Ok(Some(resource)) => resource,
+            // Gone: nothing left to do.
+            Ok(None) => return Handled::Done,
+            Err(error) => {
+                tracing::warn!(adapter = name, id = %data.id, %error, "cannot read the resource");
+                return Handled::Again;
+            }
+        };
+        let generation = resource.generation();
+        let terminating = resource.terminating();
+        let attempt = if terminating {
+            self.adapter.finalize(&resource).await
+        } else {
+            self.adapter.reconcile(&resource).await
+        };
+        let (conditions, message, data_out, again) = match &attempt {
+            Ok(outcome) => {
+                let mut conditions = vec![
+                    (
+                        "Applied",
+                        types::ConditionStatus::True,
+                        "Applied",
+                        String::new(),
+                    ),
+                    (
+                        "Available",
+                        status_of(outcome.done && !terminating),
+                        if outcome.done {
+                            "Available"
+                        } else {
+                            "InProgress"
+                        },
+                        outcome.message.clone(),
+                    ),
+                    (
+                        "Health",
+                        types::ConditionStatus::True,
+                        "Healthy",
+                        String::new(),
+                    ),
+                ];
+                if terminating {
+                    let reason = if outcome.done {
+                        "Finalized"
+                    } else {
+                        "CleaningUp"
+                    };
+                    conditions.push((
+                        "Finalized",
+                        status_of(outcome.done),
+                        reason,
+                        outcome.message.clone(),
+                    ));
+                }
+                (
+                    conditions,
+                    outcome.message.clone(),
+                    outcome.data.clone(),
+                    !outcome.done,
+                )
+            }
+            Err(error) => {
+                let mut conditions = vec![
+                    (
+                        "Applied",
+                        types::ConditionStatus::True,
+                        "Applied",
+                        String::new(),
+                    ),
+                    (
+                        "Available",
+                        types::ConditionStatus::False,
+                        "Failed",
+                        error.0.clone(),
+                    ),
+                    (
+                        "Health",
+                        types::ConditionStatus::False,
+                        "Failed",
+                        error.0.clone(),
+                    ),
+                ];
+                if terminating {
+                    conditions.push((
+                        "Finalized",
+                        types::ConditionStatus::False,
+                        "Failed",
+                        error.0.clone(),
+                    ));
+                }
+                (conditions, error.0.clone(), Map::new(), true)
+            }
+        };
+        match self
+            .report(&resource, generation, &conditions, &message, data_out)
+            .await
+        {
+            Ok(()) if again => Handled::Again,
+            Ok(()) => Handled::Done,
+            Err(Reported::Superseded) => Handled::Done,
+            Err(Reported::Failed(error)) => {
+                tracing::warn!(adapter = name, id = %resource.id(), %error, "cannot report; retrying");
+                Handled::Again
+            }
+        }
+    }
+
+    async fn fetch(
+        &self,
+        kind: ResourceKind,
+        id: Uuid,
+        cluster_id: Uuid,
+    ) -> Result<Option<Resource>, SdkError<types::Error>> {
+        let result = match kind {
+            ResourceKind::Cluster => self
+                .client
+                .cluster_view()
+                .cluster(id.to_string())
+                .send()
+                .await
+                .map(|r| Resource::Cluster(r.into_inner())),
+            ResourceKind::NodePool => self
+                .client
+                .nodepool_view()
+                .cluster(cluster_id.to_string())
+                .nodepool(id.to_string())
+                .send()
+                .await
+                .map(|r| Resource::NodePool(r.into_inner())),
+        };
+        match result {
+            Ok(resource) => Ok(Some(resource)),
+            Err(error) if error.status().map(|s| s.as_u16()) == Some(404) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn report(
+        &self,
+        resource: &Resource,
+        generation: i64,
+        conditions: &[(&str, types::ConditionStatus, &str, String)],
+        message: &str,
+        data: Map<String, Value>,
+    ) -> Result<(), Reported> {
+        let conditions = conditions
+            .iter()
+            .map(|(kind, status, reason, message)| {
+                types::ConditionReport::builder()
+                    .type_(*kind)
+                    .status(*status)
+                    .reason(*reason)
+                    .message(message.clone())
+                    .try_into()
+            })
+            .collect::<Result<Vec<types::ConditionReport>, _>>()
+            .map_err(|e: types::error::ConversionError| Reported::Failed(e.to_string()))?;
+        let generation = u64::try_from(generation)
+            .ok()
+            .and_then(std::num::NonZeroU64::new)
+            .ok_or_else(|| Reported::Failed(format!("bad generation {generation}")))?;
+        let message = (!message.is_empty())
+            .then(|| message.to_string().try_into())
+            .transpose()
+            .map_err(|e: types::error::ConversionError| Reported::Failed(e.to_string()))?;
+        let body = types::AdapterStatusReport::builder()
+            .adapter(self.adapter.name())
+            .observed_generation(generation)
+            .conditions(conditions)
+            .data(data)
+            .message(message);
+        let sent = match resource {
+            Resource::Cluster(c) => {
+                self.client
+                    .cluster_status_report()
+                    .cluster(c.id.to_string())
+                    .body(body)
+                    .send()
+                    .await
+            }
+            Resource::NodePool(p) => {
+                self.client
+                    .nodepool_status_report()
+                    .cluster(p.cluster_id.to_string())
+                    .nodepool(p.id.to_string())
+                    .body(body)
+                    .send()
+                    .await
+            }
+        };
+        match sent {
+            Ok(_) => Ok(()),
+            // The resource moved on (a newer generation, or it is gone):
+            // the event that says so will come; this one is settled.
+            Err(SdkError::ErrorResponse(response))
+                if matches!(
+                    response.error,
+                    types::ErrorCode::StaleStatus
+                        | types::ErrorCode::GenerationConflict
+                        | types::ErrorCode::ClusterNotFound
+                        | types::ErrorCode::NodePoolNotFound
+                        | types::ErrorCode::ResourceTerminating
+                ) =>
+            {
+                Err(Reported::Superseded)
+            }
+            Err(error) => Err(Reported::Failed(error.to_string())),
+        }
+    }
+}
+
+enum Reported {
+    Superseded,
+    Failed(String),
+}
+
+fn status_of(value: bool) -> types::ConditionStatus {
+    if value {
+        types::ConditionStatus::True
+    } else {
+        types::ConditionStatus::False
+    }
+}

@@ -1,0 +1,325 @@
+//! The sentinel (`hyperfleet sentinel`): polls the API through the SDK and
+//! publishes a reconcile event for each resource that needs work (DESIGN.md
+//! section 7):
+//! - new to it, or at a generation above the one it last published;
+//! - not Ready and untouched by any report for the back-off (10 s);
+//! - Ready but not re-checked for the resync period (30 min);
+//! - Terminating (its delete bumped the generation; then as not Ready).
+//!
+//! It never floods: at most one event per resource per back-off window. Each
+//! cycle reads only the resources that are not Ready (a server-side phase
+//! filter) plus one page of Ready ones, so its cost follows the work to do,
+//! not the fleet size. When the API or the broker is down it logs, waits
+//! (doubling up to a minute) and tries again.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hyperfleet_sdk::adapter::{Publisher, TransportError};
+use hyperfleet_sdk::events::{CloudEvent, ReconcileData, ResourceKind};
+use hyperfleet_sdk::{Client, types};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+/// How the sentinel paces itself.
+#[derive(Clone, Debug)]
+pub struct SentinelConfig {
+    /// Time between cycles.
+    pub poll_interval: Duration,
+    /// Minimum time between two events for one resource that is not Ready,
+    /// and how long a resource must go without a report to get one.
+    pub backoff: Duration,
+    /// How often a Ready resource is checked again.
+    pub resync: Duration,
+    /// Page size of its list requests.
+    pub page_size: u32,
+}
+
+impl Default for SentinelConfig {
+    fn default() -> Self {
+        SentinelConfig {
+            poll_interval: Duration::from_secs(1),
+            backoff: Duration::from_secs(10),
+            resync: Duration::from_secs(30 * 60),
+            page_size: 500,
+        }
+    }
+}
+
+/// Makes (or remakes, after a failure) the connection events go out on.
+pub type Connect = Box<
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<Arc<dyn Publisher>, TransportError>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// What the sentinel knows of one resource.
+#[derive(Clone, Debug)]
+struct Snapshot {
+    kind: ResourceKind,
+    id: Uuid,
+    cluster_id: Uuid,
+    href: String,
+    generation: i64,
+    phase: types::Phase,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Published {
+    generation: i64,
+    at: Instant,
+}
+
+pub struct Sentinel {
+    client: Client,
+    connect: Connect,
+    config: SentinelConfig,
+    publisher: Option<Arc<dyn Publisher>>,
+    published: HashMap<Uuid, Published>,
+    /// Which page of Ready clusters and node pools the next cycle checks.
+    ready_page: (u32, u32),
+}
+
+/// What one cycle did, for logs and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cycle {
+    pub examined: usize,
+    pub published: usize,
+}
+
+impl Sentinel {
+    pub fn new(client: Client, connect: Connect, config: SentinelConfig) -> Self {
+        Sentinel {
+            client,
+            connect,
+            config,
+            publisher: None,
+            published: HashMap::new(),
+            ready_page: (1, 1),
+        }
+    }
+
+    /// Run cycles until `shutdown` resolves.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut pause = self.config.poll_interval;
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(pause) => {}
+            }
+            match self.cycle().await {
+                Ok(cycle) => {
+                    if cycle.published > 0 {
+                        tracing::info!(
+                            examined = cycle.examined,
+                            published = cycle.published,
+                            "sentinel cycle"
+                        );
+                    }
+                    pause = self.config.poll_interval;
+                }
+                Err(error) => {
+                    pause = (pause * 2).clamp(self.config.poll_interval, Duration::from_secs(60));
+                    tracing::warn!(%error, retry_in = ?pause, "sentinel cycle failed");
+                }
+            }
+        }
+    }
+
+    /// One pass: publish an event for every resource that needs one.
+    pub async fn cycle(&mut self) -> Result<Cycle, String> {
+        let now = Utc::now();
+        let mut candidates = self.not_ready().await?;
+        candidates.extend(self.ready_page().await?);
+        let mut cycle = Cycle {
+            examined: candidates.len(),
+            published: 0,
+        };
+        for snapshot in candidates {
+            if !self.due(&snapshot, now) {
+                continue;
+            }
+            self.publish(&snapshot).await?;
+            cycle.published += 1;
+        }
+        self.forget_old();
+        Ok(cycle)
+    }
+
+    fn due(&self, snapshot: &Snapshot, now: DateTime<Utc>) -> bool {
+        let Some(last) = self.published.get(&snapshot.id) else {
+            return true;
+        };
+        if snapshot.generation > last.generation {
+            return true;
+        }
+        let quiet = (now - snapshot.updated_at).to_std().unwrap_or_default();
+        let wait = if snapshot.phase == types::Phase::Ready {
+            self.config.resync
+        } else {
+            self.config.backoff
+        };
+        last.at.elapsed() >= wait && quiet >= wait
+    }
+
+    async fn publish(&mut self, snapshot: &Snapshot) -> Result<(), String> {
+        let publisher = match &self.publisher {
+            Some(publisher) => publisher.clone(),
+            None => {
+                let publisher = (self.connect)().await.map_err(|e| format!("broker: {e}"))?;
+                self.publisher = Some(publisher.clone());
+                publisher
+            }
+        };
+        let event = CloudEvent::reconcile(
+            "/hyperfleet/sentinel",
+            ReconcileData {
+                id: snapshot.id,
+                kind: snapshot.kind,
+                href: snapshot.href.clone(),
+                generation: snapshot.generation,
+                cluster_id: snapshot.cluster_id,
+            },
+        );
+        if let Err(error) = publisher.publish(&event).await {
+            // Reconnect on the next attempt.
+            self.publisher = None;
+            return Err(format!("broker: {error}"));
+        }
+        tracing::debug!(id = %snapshot.id, generation = snapshot.generation, phase = ?snapshot.phase, "published");
+        self.published.insert(
+            snapshot.id,
+            Published {
+                generation: snapshot.generation,
+                at: Instant::now(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Entries for resources not seen for a long time (deleted, most
+    /// likely) are dropped, so memory follows the live fleet.
+    fn forget_old(&mut self) {
+        let horizon = self.config.resync * 2;
+        self.published.retain(|_, p| p.at.elapsed() < horizon);
+    }
+
+    async fn not_ready(&self) -> Result<Vec<Snapshot>, String> {
+        let mut snapshots = Vec::new();
+        let mut page = 1;
+        loop {
+            let list = self
+                .client
+                .cluster_list()
+                .phase(NOT_READY_PHASES)
+                .page(page)
+                .size(self.config.page_size)
+                .send()
+                .await
+                .map_err(|e| format!("API: {e}"))?
+                .into_inner();
+            let last = (u64::from(page) * u64::from(self.config.page_size)) >= list.total;
+            snapshots.extend(list.items.into_iter().map(cluster_snapshot));
+            if last {
+                break;
+            }
+            page += 1;
+        }
+        let mut page = 1;
+        loop {
+            let list = self
+                .client
+                .nodepool_list_all()
+                .phase(NOT_READY_PHASES)
+                .page(page)
+                .size(self.config.page_size)
+                .send()
+                .await
+                .map_err(|e| format!("API: {e}"))?
+                .into_inner();
+            let last = (u64::from(page) * u64::from(self.config.page_size)) >= list.total;
+            snapshots.extend(list.items.into_iter().map(nodepool_snapshot));
+            if last {
+                break;
+            }
+            page += 1;
+        }
+        Ok(snapshots)
+    }
+
+    /// One page of Ready clusters and one of Ready node pools, advancing
+    /// each cycle, so every Ready resource is looked at now and then
+    /// without reading the whole fleet every time.
+    async fn ready_page(&mut self) -> Result<Vec<Snapshot>, String> {
+        let (cluster_page, pool_page) = self.ready_page;
+        let clusters = self
+            .client
+            .cluster_list()
+            .phase("Ready")
+            .page(cluster_page)
+            .size(self.config.page_size)
+            .send()
+            .await
+            .map_err(|e| format!("API: {e}"))?
+            .into_inner();
+        let pools = self
+            .client
+            .nodepool_list_all()
+            .phase("Ready")
+            .page(pool_page)
+            .size(self.config.page_size)
+            .send()
+            .await
+            .map_err(|e| format!("API: {e}"))?
+            .into_inner();
+        let next = |page: u32, total: u64| {
+            if u64::from(page) * u64::from(self.config.page_size) >= total {
+                1
+            } else {
+                page + 1
+            }
+        };
+        self.ready_page = (
+            next(cluster_page, clusters.total),
+            next(pool_page, pools.total),
+        );
+        Ok(clusters
+            .items
+            .into_iter()
+            .map(cluster_snapshot)
+            .chain(pools.items.into_iter().map(nodepool_snapshot))
+            .collect())
+    }
+}
+
+const NOT_READY_PHASES: &str = "Pending,Not Ready,Terminating";
+
+fn cluster_snapshot(cluster: types::Cluster) -> Snapshot {
+    Snapshot {
+        kind: ResourceKind::Cluster,
+        id: cluster.id,
+        cluster_id: cluster.id,
+        href: cluster.href,
+        generation: cluster.generation,
+        phase: cluster.status.phase,
+        updated_at: cluster.updated_at,
+    }
+}
+
+fn nodepool_snapshot(pool: types::NodePool) -> Snapshot {
+    Snapshot {
+        kind: ResourceKind::NodePool,
+        id: pool.id,
+        cluster_id: pool.cluster_id,
+        href: pool.href,
+        generation: pool.generation,
+        phase: pool.status.phase,
+        updated_at: pool.updated_at,
+    }
+}
