@@ -203,7 +203,12 @@ struct ServeArgs {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    init_tracing(cli.log_format);
+    // `dev` polls itself every second; its request log would drown the rest.
+    let default_filter = match cli.command {
+        Command::Dev(_) => "info,dropshot=warn",
+        _ => "info",
+    };
+    init_tracing(cli.log_format, default_filter);
     match cli.command {
         Command::Migrate(args) => {
             let db = db::connect(&args.database_url)
@@ -384,9 +389,9 @@ fn redact(url: &str) -> String {
     }
 }
 
-fn init_tracing(format: LogFormat) {
+fn init_tracing(format: LogFormat, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
