@@ -138,13 +138,13 @@ pub mod types {
         pub adapter: AdapterStatusReportAdapter,
         ///The conditions; `Applied`, `Available` and `Health` are required, and each type may appear once.
         pub conditions: ::std::vec::Vec<ConditionReport>,
-        ///Adapter-specific results, kept as given.
+        ///Adapter-specific results, kept as given: at most 64 KiB of JSON, nested at most 10 levels deep.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub data: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///A one-line summary; when absent, the message of the condition that decided the adapter's phase is shown.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<AdapterStatusReportMessage>,
-        ///Adapter-specific bookkeeping, kept as given.
+        ///Adapter-specific bookkeeping, kept as given: at most 16 KiB of JSON, nested at most 10 levels deep.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///The resource generation this report describes. Above the resource's generation: 409 `GenerationConflict`; below what this adapter already reported: 409 `StaleStatus`, and nothing is stored.

@@ -80,10 +80,12 @@ pub struct AdapterStatusReport {
     /// The conditions; `Applied`, `Available` and `Health` are required, and
     /// each type may appear once.
     pub conditions: Vec<ConditionReport>,
-    /// Adapter-specific results, kept as given.
+    /// Adapter-specific results, kept as given: at most 64 KiB of JSON,
+    /// nested at most 10 levels deep.
     #[serde(default)]
     pub data: Map<String, Value>,
-    /// Adapter-specific bookkeeping, kept as given.
+    /// Adapter-specific bookkeeping, kept as given: at most 16 KiB of JSON,
+    /// nested at most 10 levels deep.
     #[serde(default)]
     pub metadata: Map<String, Value>,
     /// A one-line summary; when absent, the message of the condition that

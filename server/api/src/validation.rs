@@ -76,6 +76,45 @@ pub fn check_nodepool_fields(spec: &NodePoolSpec, labels: &Labels) -> Result<(),
     problems.into_result()
 }
 
+/// Largest `data` of a status report, as JSON bytes.
+pub const MAX_DATA_BYTES: usize = 64 * 1024;
+/// Largest `metadata` of a status report, as JSON bytes.
+pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+/// Deepest nesting of objects and arrays in `data` and `metadata`.
+pub const MAX_JSON_DEPTH: usize = 10;
+
+fn depth(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        serde_json::Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn check_json_object(
+    problems: &mut Problems,
+    field: &str,
+    map: &serde_json::Map<String, serde_json::Value>,
+    max_bytes: usize,
+) {
+    let bytes = serde_json::to_vec(map)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if bytes > max_bytes {
+        problems.add(
+            field,
+            format!("must be at most {max_bytes} bytes of JSON (is {bytes})"),
+        );
+    }
+    let nesting = 1 + map.values().map(depth).max().unwrap_or(0);
+    if nesting > MAX_JSON_DEPTH {
+        problems.add(
+            field,
+            format!("must nest at most {MAX_JSON_DEPTH} levels (is {nesting})"),
+        );
+    }
+}
+
 /// Longest condition reason.
 pub const MAX_REASON_LEN: usize = 256;
 /// Longest condition or report message.
@@ -132,6 +171,13 @@ pub fn check_status_report(report: &AdapterStatusReport) -> Result<(), Error> {
             format!("missing required condition types: {}", missing.join(", ")),
         );
     }
+    check_json_object(&mut problems, "data", &report.data, MAX_DATA_BYTES);
+    check_json_object(
+        &mut problems,
+        "metadata",
+        &report.metadata,
+        MAX_METADATA_BYTES,
+    );
     if report
         .message
         .as_ref()
