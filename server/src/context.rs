@@ -1,6 +1,10 @@
 //! State shared by every request handler.
 
+use std::sync::Arc;
+
 use sea_orm::DatabaseConnection;
+
+use crate::metrics::Metrics;
 
 /// What handlers need: the database and the configured adapters.
 pub struct ServerContext {
@@ -9,4 +13,6 @@ pub struct ServerContext {
     pub cluster_adapters: Vec<String>,
     /// Adapters that must be complete for a node pool to be Ready.
     pub nodepool_adapters: Vec<String>,
+    /// Request counters, shared with the log drain that feeds them.
+    pub metrics: Arc<Metrics>,
 }

@@ -259,6 +259,21 @@ impl HyperfleetApi for HyperfleetApiImpl {
         }
     }
 
+    async fn metrics_view(
+        rqctx: RequestContext<ServerContext>,
+    ) -> Result<http::Response<dropshot::Body>, Error> {
+        let ctx = rqctx.context();
+        let text = ctx
+            .metrics
+            .render(&ctx.db)
+            .await
+            .map_err(|e| ServiceError::from(e).into_api(&rqctx.request_id))?;
+        http::Response::builder()
+            .header(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")
+            .body(text.into())
+            .map_err(|e| Error::new(ErrorCode::InternalError, e.to_string()))
+    }
+
     async fn openapi_view(
         _rqctx: RequestContext<ServerContext>,
     ) -> Result<http::Response<dropshot::Body>, Error> {

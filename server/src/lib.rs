@@ -11,6 +11,7 @@ pub mod error;
 pub mod http_entrypoints;
 pub mod lifecycle;
 pub mod logging;
+pub mod metrics;
 pub mod nodepool;
 pub mod phase;
 pub mod resource;
@@ -19,12 +20,14 @@ pub mod sentinel;
 pub mod status;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use dropshot::{ConfigDropshot, HttpServer, ServerBuilder};
 use hyperfleet_api::{MAX_REQUEST_BODY_BYTES, hyperfleet_api_mod};
 
 use crate::context::ServerContext;
 use crate::http_entrypoints::HyperfleetApiImpl;
+use crate::metrics::Metrics;
 
 /// Adapters a cluster needs by default (DESIGN.md section 4).
 pub const DEFAULT_CLUSTER_ADAPTERS: &str = "validation,dns,infrastructure";
@@ -89,17 +92,19 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         .map_err(|e| StartError::Api(e.to_string()))?;
     routes::register_method_not_allowed(&mut api).map_err(StartError::Api)?;
 
+    let metrics = Arc::new(Metrics::new(routes::operations().map_err(StartError::Api)?));
     let context = ServerContext {
         db,
         cluster_adapters: config.cluster_adapters,
         nodepool_adapters: config.nodepool_adapters,
+        metrics: metrics.clone(),
     };
     let dropshot_config = ConfigDropshot {
         bind_address: config.listen,
         default_request_body_max_bytes: MAX_REQUEST_BODY_BYTES,
         ..ConfigDropshot::default()
     };
-    let server = ServerBuilder::new(api, context, logging::dropshot_logger())
+    let server = ServerBuilder::new(api, context, logging::dropshot_logger(metrics))
         .config(dropshot_config)
         .start()
         .map_err(|e| StartError::Http(e.to_string()))?;

@@ -3,11 +3,17 @@
 //! (`--log-format pretty|json`), with dropshot's `req_id` and friends as text.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use slog::{Drain, KV, Level, OwnedKVList, Record, Serializer};
 
-/// A slog drain that emits every record as a tracing event.
-pub struct TracingDrain;
+use crate::metrics::Metrics;
+
+/// A slog drain that emits every record as a tracing event, and counts
+/// dropshot's "request completed" records in the metrics.
+pub struct TracingDrain {
+    metrics: Arc<Metrics>,
+}
 
 impl Drain for TracingDrain {
     type Ok = ();
@@ -19,6 +25,20 @@ impl Drain for TracingDrain {
         // is still worth logging.
         let _ = record.kv().serialize(record, &mut fields);
         let _ = values.serialize(record, &mut fields);
+        if record.msg().to_string() == "request completed" {
+            let mut request = Request::default();
+            let _ = record.kv().serialize(record, &mut request);
+            let _ = values.serialize(record, &mut request);
+            if let (Some(method), Some(uri), Some(status), Some(micros)) = (
+                request.method,
+                request.uri,
+                request.status,
+                request.latency_us,
+            ) {
+                self.metrics
+                    .observe(&method, &uri, status, micros as f64 / 1_000_000.0);
+            }
+        }
         let message = record.msg();
         let fields = fields.0;
         match record.level() {
@@ -35,8 +55,30 @@ impl Drain for TracingDrain {
 }
 
 /// The logger to hand dropshot.
-pub fn dropshot_logger() -> slog::Logger {
-    slog::Logger::root(TracingDrain.fuse(), slog::o!())
+pub fn dropshot_logger(metrics: Arc<Metrics>) -> slog::Logger {
+    slog::Logger::root(TracingDrain { metrics }.fuse(), slog::o!())
+}
+
+/// The fields of a "request completed" record that metrics need.
+#[derive(Default)]
+struct Request {
+    method: Option<String>,
+    uri: Option<String>,
+    status: Option<u16>,
+    latency_us: Option<u64>,
+}
+
+impl Serializer for Request {
+    fn emit_arguments(&mut self, key: slog::Key, value: &std::fmt::Arguments<'_>) -> slog::Result {
+        match key.as_ref() {
+            "method" => self.method = Some(value.to_string()),
+            "uri" => self.uri = Some(value.to_string()),
+            "response_code" => self.status = value.to_string().parse().ok(),
+            "latency_us" => self.latency_us = value.to_string().parse().ok(),
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 struct Fields(String);

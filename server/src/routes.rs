@@ -76,9 +76,41 @@ fn routes() -> Result<BTreeMap<String, Vec<Method>>, String> {
             routes.insert(path.clone(), methods);
         }
     }
-    // Unpublished, so not in the document.
-    routes.insert("/openapi.yaml".into(), vec![Method::GET]);
+    for (_, path, _) in UNPUBLISHED {
+        routes.insert(path.to_string(), vec![Method::GET]);
+    }
     Ok(routes)
+}
+
+/// Operations the trait serves but the document does not show.
+const UNPUBLISHED: [(&str, &str, &str); 2] = [
+    ("GET", "/openapi.yaml", "openapi_view"),
+    ("GET", "/metrics", "metrics_view"),
+];
+
+/// Every operation: method, path template and operation id.
+pub fn operations() -> Result<Vec<(Method, String, String)>, String> {
+    let document = hyperfleet_api::openapi_document()?;
+    let mut operations = Vec::new();
+    if let Some(paths) = document.get("paths").and_then(|p| p.as_object()) {
+        for (path, methods) in paths {
+            for (method, operation) in methods.as_object().into_iter().flatten() {
+                let id = operation.get("operationId").and_then(|id| id.as_str());
+                if let (Ok(method), Some(id)) = (
+                    Method::from_bytes(method.to_ascii_uppercase().as_bytes()),
+                    id,
+                ) {
+                    operations.push((method, path.clone(), id.to_string()));
+                }
+            }
+        }
+    }
+    for (method, path, id) in UNPUBLISHED {
+        if let Ok(method) = Method::from_bytes(method.as_bytes()) {
+            operations.push((method, path.to_string(), id.to_string()));
+        }
+    }
+    Ok(operations)
 }
 
 fn method_not_allowed(

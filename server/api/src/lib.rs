@@ -311,6 +311,14 @@ pub trait HyperfleetApi {
         rqctx: RequestContext<Self::Context>,
     ) -> Result<HttpResponseOk<Health>, Error>;
 
+    /// Prometheus metrics in the text exposition format: requests by
+    /// operation and status with latency histograms, database pool use,
+    /// resources by kind and phase.
+    #[endpoint { method = GET, path = "/metrics", tags = ["health"], unpublished = true }]
+    async fn metrics_view(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<http::Response<dropshot::Body>, Error>;
+
     /// The OpenAPI document this server implements, as YAML.
     #[endpoint { method = GET, path = "/openapi.yaml", tags = ["health"], unpublished = true }]
     async fn openapi_view(
