@@ -190,6 +190,9 @@ struct ServeArgs {
     listen: SocketAddr,
     #[command(flatten)]
     database: DatabaseArgs,
+    /// On SIGTERM, how long in-flight requests may take to finish.
+    #[arg(long, env = "HYPERFLEET_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    shutdown_timeout: Duration,
     /// Adapters that must be complete for a cluster to be Ready
     /// (comma-separated; empty: clusters are Ready at once).
     #[arg(long, env = "HYPERFLEET_CLUSTER_ADAPTERS", default_value = DEFAULT_CLUSTER_ADAPTERS)]
@@ -327,6 +330,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 async fn serve(args: ServeArgs) -> Result<()> {
     let config = server_config(&args);
+    let args_shutdown_timeout = args.shutdown_timeout;
     let server = start(config).await?;
     tracing::info!(
         address = %server.local_addr(),
@@ -341,7 +345,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
         () = shutdown_signal() => {
             tracing::info!("shutting down: finishing in-flight requests");
-            server.stop().await.map_err(anyhow::Error::msg).context("shutdown failed")?;
+            // In-flight requests get a bounded time to finish.
+            tokio::time::timeout(args_shutdown_timeout, server.stop())
+                .await
+                .map_err(|_| anyhow::anyhow!("in-flight requests did not finish in {args_shutdown_timeout:?}"))?
+                .map_err(anyhow::Error::msg)
+                .context("shutdown failed")?;
             tracing::info!("stopped");
             Ok(())
         }
