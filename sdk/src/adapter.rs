@@ -183,6 +183,7 @@ pub struct AdapterRuntime<A> {
     client: Client,
     adapter: Arc<A>,
     retry_delay: Duration,
+    concurrency: usize,
 }
 
 /// What handling one event came to.
@@ -200,7 +201,15 @@ impl<A: Adapter> AdapterRuntime<A> {
             client,
             adapter: Arc::new(adapter),
             retry_delay: Duration::from_secs(5),
+            concurrency: 8,
         }
+    }
+
+    /// How many events are handled at once (default 8; keep the transport's
+    /// prefetch at least this high).
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
     }
 
     /// How long a failed or unfinished event waits before it is delivered
@@ -215,24 +224,39 @@ impl<A: Adapter> AdapterRuntime<A> {
     /// fails, it is delivered again after the retry delay.
     pub async fn run(self, mut inbox: impl Inbox) -> Result<(), TransportError> {
         let name = self.adapter.name().to_string();
+        let retry_delay = self.retry_delay;
+        let limit = Arc::new(tokio::sync::Semaphore::new(self.concurrency));
+        let this = Arc::new(self);
+        // Owned here, so stopping the runtime (dropping this future) stops
+        // the work in flight too, and its events stay unacknowledged.
+        let mut running = tokio::task::JoinSet::new();
         while let Some(delivery) = inbox.next().await {
             let delivery = match delivery {
                 Ok(delivery) => delivery,
                 Err(error) => {
                     tracing::warn!(adapter = %name, %error, "cannot receive; retrying");
-                    tokio::time::sleep(self.retry_delay).await;
+                    tokio::time::sleep(retry_delay).await;
                     continue;
                 }
             };
-            let handled = self.handle(&delivery.event).await;
-            let settled = match handled {
-                Handled::Done => delivery.settle.ack().await,
-                Handled::Again => delivery.settle.retry(self.retry_delay).await,
+            let Ok(permit) = limit.clone().acquire_owned().await else {
+                break;
             };
-            if let Err(error) = settled {
-                tracing::warn!(adapter = %name, %error, "cannot settle an event; it will come back");
-            }
+            let (this, name) = (this.clone(), name.clone());
+            running.spawn(async move {
+                let settled = match this.handle(&delivery.event).await {
+                    Handled::Done => delivery.settle.ack().await,
+                    Handled::Again => delivery.settle.retry(retry_delay).await,
+                };
+                if let Err(error) = settled {
+                    tracing::warn!(adapter = %name, %error, "cannot settle an event; it will come back");
+                }
+                drop(permit);
+            });
+            // Reap what has finished, so the set does not grow.
+            while running.try_join_next().is_some() {}
         }
+        while running.join_next().await.is_some() {}
         Ok(())
     }
 
