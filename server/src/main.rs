@@ -252,7 +252,11 @@ async fn dev(args: DevArgs) -> Result<()> {
     );
     shutdown_signal().await;
     tracing::info!("shutting down");
-    running.stop().await.map_err(anyhow::Error::msg)
+    let limit = args.serve.shutdown_timeout;
+    tokio::time::timeout(limit, running.stop())
+        .await
+        .map_err(|_| anyhow::anyhow!("in-flight requests did not finish in {limit:?}"))?
+        .map_err(anyhow::Error::msg)
 }
 
 async fn sentinel(args: SentinelArgs) -> Result<()> {
