@@ -36,6 +36,13 @@ enum Command {
     /// Seed PostgreSQL with a fleet, load the release server, compare with
     /// pgbench running the same SQL (see BENCHMARKS.md). Not part of CI.
     Bench(bench::BenchArgs),
+    /// Mixed load from 64 clients against PostgreSQL, then an invariant
+    /// check (tests/benches/soak.rs). Not part of CI.
+    Soak {
+        /// How long to run.
+        #[arg(long, default_value_t = 300)]
+        seconds: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -67,6 +74,23 @@ fn main() -> Result<()> {
         } => sdk::check(file),
         Command::Ci => ci::run(),
         Command::Bench(args) => bench::run(args),
+        Command::Soak { seconds } => {
+            let status = std::process::Command::new("cargo")
+                .args([
+                    "bench",
+                    "-p",
+                    "hyperfleet-e2e",
+                    "--bench",
+                    "soak",
+                    "--",
+                    "--seconds",
+                ])
+                .arg(seconds.to_string())
+                .current_dir(workspace_root())
+                .status()?;
+            anyhow::ensure!(status.success(), "the soak failed: {status}");
+            Ok(())
+        }
     }
 }
 
