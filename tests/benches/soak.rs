@@ -101,14 +101,14 @@ async fn client_loop(client: Client, worker: usize, until: Instant, tally: Share
                     .name(format!("soak-{worker}-{n}"))
                     .spec(
                         types::ClusterSpec::builder()
-                            .provider(if n % 2 == 0 { "gcp" } else { "aws" })
+                            .provider(if n.is_multiple_of(2) { "gcp" } else { "aws" })
                             .region("us-east1")
                             .node_count(3),
                     )
                     .labels(
                         [(
                             "env".to_string(),
-                            if n % 3 == 0 { "prod" } else { "dev" }.to_string(),
+                            if n.is_multiple_of(3) { "prod" } else { "dev" }.to_string(),
                         )]
                         .into_iter()
                         .collect::<BTreeMap<_, _>>(),
@@ -132,7 +132,7 @@ async fn client_loop(client: Client, worker: usize, until: Instant, tally: Share
                 let result = client
                     .cluster_status_report()
                     .cluster(id.to_string())
-                    .body(report(adapter, generation, false, n % 4 != 0))
+                    .body(report(adapter, generation, false, !n.is_multiple_of(4)))
                     .send()
                     .await;
                 record(&tally, "report", started, status_of(&result));
