@@ -210,45 +210,66 @@ impl Sentinel {
         self.published.retain(|_, p| p.at.elapsed() < horizon);
     }
 
+    /// One page of the resources of `kind` in `phases`, and how many
+    /// there are in all.
+    async fn page(
+        &self,
+        kind: ResourceKind,
+        phases: &str,
+        page: u32,
+    ) -> Result<(Vec<Snapshot>, u64), String> {
+        let size = self.config.page_size;
+        let api = |e: hyperfleet_sdk::Error<types::Error>| format!("API: {e}");
+        Ok(match kind {
+            ResourceKind::Cluster => {
+                let list = self
+                    .client
+                    .cluster_list()
+                    .phase(phases)
+                    .page(page)
+                    .size(size)
+                    .send();
+                let list = list.await.map_err(api)?.into_inner();
+                (
+                    list.items.into_iter().map(cluster_snapshot).collect(),
+                    list.total,
+                )
+            }
+            ResourceKind::NodePool => {
+                let list = self
+                    .client
+                    .nodepool_list_all()
+                    .phase(phases)
+                    .page(page)
+                    .size(size)
+                    .send();
+                let list = list.await.map_err(api)?.into_inner();
+                (
+                    list.items.into_iter().map(nodepool_snapshot).collect(),
+                    list.total,
+                )
+            }
+        })
+    }
+
+    /// Is `page` the last page of `total` items?
+    fn last_page(&self, page: u32, total: u64) -> bool {
+        u64::from(page) * u64::from(self.config.page_size) >= total
+    }
+
+    /// Every resource that is not Ready, all pages.
     async fn not_ready(&self) -> Result<Vec<Snapshot>, String> {
         let mut snapshots = Vec::new();
-        let mut page = 1;
-        loop {
-            let list = self
-                .client
-                .cluster_list()
-                .phase(NOT_READY_PHASES)
-                .page(page)
-                .size(self.config.page_size)
-                .send()
-                .await
-                .map_err(|e| format!("API: {e}"))?
-                .into_inner();
-            let last = (u64::from(page) * u64::from(self.config.page_size)) >= list.total;
-            snapshots.extend(list.items.into_iter().map(cluster_snapshot));
-            if last {
-                break;
+        for kind in [ResourceKind::Cluster, ResourceKind::NodePool] {
+            let mut page = 1;
+            loop {
+                let (items, total) = self.page(kind, NOT_READY_PHASES, page).await?;
+                snapshots.extend(items);
+                if self.last_page(page, total) {
+                    break;
+                }
+                page += 1;
             }
-            page += 1;
-        }
-        let mut page = 1;
-        loop {
-            let list = self
-                .client
-                .nodepool_list_all()
-                .phase(NOT_READY_PHASES)
-                .page(page)
-                .size(self.config.page_size)
-                .send()
-                .await
-                .map_err(|e| format!("API: {e}"))?
-                .into_inner();
-            let last = (u64::from(page) * u64::from(self.config.page_size)) >= list.total;
-            snapshots.extend(list.items.into_iter().map(nodepool_snapshot));
-            if last {
-                break;
-            }
-            page += 1;
         }
         Ok(snapshots)
     }
@@ -258,43 +279,22 @@ impl Sentinel {
     /// without reading the whole fleet every time.
     async fn ready_page(&mut self) -> Result<Vec<Snapshot>, String> {
         let (cluster_page, pool_page) = self.ready_page;
-        let clusters = self
-            .client
-            .cluster_list()
-            .phase("Ready")
-            .page(cluster_page)
-            .size(self.config.page_size)
-            .send()
-            .await
-            .map_err(|e| format!("API: {e}"))?
-            .into_inner();
-        let pools = self
-            .client
-            .nodepool_list_all()
-            .phase("Ready")
-            .page(pool_page)
-            .size(self.config.page_size)
-            .send()
-            .await
-            .map_err(|e| format!("API: {e}"))?
-            .into_inner();
+        let (mut snapshots, clusters) = self
+            .page(ResourceKind::Cluster, "Ready", cluster_page)
+            .await?;
+        let (pools, pool_total) = self
+            .page(ResourceKind::NodePool, "Ready", pool_page)
+            .await?;
+        snapshots.extend(pools);
         let next = |page: u32, total: u64| {
-            if u64::from(page) * u64::from(self.config.page_size) >= total {
+            if self.last_page(page, total) {
                 1
             } else {
                 page + 1
             }
         };
-        self.ready_page = (
-            next(cluster_page, clusters.total),
-            next(pool_page, pools.total),
-        );
-        Ok(clusters
-            .items
-            .into_iter()
-            .map(cluster_snapshot)
-            .chain(pools.items.into_iter().map(nodepool_snapshot))
-            .collect())
+        self.ready_page = (next(cluster_page, clusters), next(pool_page, pool_total));
+        Ok(snapshots)
     }
 }
 
