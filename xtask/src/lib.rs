@@ -4,6 +4,7 @@
 pub mod ci;
 pub mod drift;
 pub mod openapi;
+pub mod release;
 pub mod sdk;
 pub mod spec_diff;
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
-use xtask::{ci, openapi, sdk, spec_diff};
+use xtask::{ci, openapi, release, sdk, spec_diff};
 
 #[derive(Parser)]
 #[command(about = "HyperFleet project automation")]
@@ -40,7 +40,12 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
-    /// Everything CI checks: fmt, clippy, openapi check, sdk check, tests.
+    /// Freeze openapi.yaml as openapi/released/v<info.version>.yaml. Refused
+    /// when that release exists with other content, or when openapi.yaml
+    /// breaks the newest release without a major version bump.
+    Release,
+    /// Everything CI checks: fmt, openapi and sdk freshness, spec-diff
+    /// against the newest release, clippy, schemathesis, tests.
     Ci,
 }
 
@@ -87,6 +92,7 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Command::Release => release::release(),
         Command::Ci => ci::run(),
     };
     match result {
