@@ -5,6 +5,7 @@ pub mod ci;
 pub mod drift;
 pub mod openapi;
 pub mod release;
+pub mod schemathesis;
 pub mod sdk;
 pub mod spec_diff;
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
-use xtask::{ci, openapi, release, sdk, spec_diff};
+use xtask::{ci, openapi, release, schemathesis, sdk, spec_diff};
 
 #[derive(Parser)]
 #[command(about = "HyperFleet project automation")]
@@ -44,6 +44,9 @@ enum Command {
     /// when that release exists with other content, or when openapi.yaml
     /// breaks the newest release without a major version bump.
     Release,
+    /// Run schemathesis (pinned, in a venv under target/) against the
+    /// debug server on SQLite, with every check; fail on any finding.
+    Schemathesis,
     /// Everything CI checks: fmt, openapi and sdk freshness, spec-diff
     /// against the newest release, clippy, schemathesis, tests.
     Ci,
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
             };
         }
         Command::Release => release::release(),
+        Command::Schemathesis => schemathesis::run(),
         Command::Ci => ci::run(),
     };
     match result {

@@ -7,6 +7,7 @@
 mod cluster;
 mod error;
 mod extract;
+mod integral;
 mod lifecycle;
 mod nodepool;
 mod resource;
@@ -19,7 +20,7 @@ pub use cluster::{
     Cluster, ClusterCreateRequest, ClusterKind, ClusterList, ClusterListKind, ClusterSpec,
 };
 pub use error::{Error, ErrorCode, FieldError, REQUEST_ID_HEADER};
-pub use extract::{JsonBody, PathParams, QueryParams, parse_json, parse_query};
+pub use extract::{JsonBody, PathParams, QueryParams, parse_json, parse_json_object, parse_query};
 pub use lifecycle::{
     ClusterPatch, ClusterSpecPatch, DeleteParams, NodePoolPatch, NodePoolSpecPatch,
 };

@@ -78,7 +78,7 @@ pub struct ResourceStatus {
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Page number, from 1 (default 1).
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 4_294_967_295u32))]
     pub page: Option<u32>,
     /// Items per page, 1 to 1000 (default 100).
     #[schemars(range(min = 1, max = 1000))]
