@@ -13,12 +13,17 @@ use hyperfleet_api::{ClusterPath, Error, ErrorCode, NodePoolPath};
 
 use crate::context::ServerContext;
 
-const METHODS: [Method; 5] = [
+/// Methods answered with 405 where the contract does not list them.
+/// OPTIONS is among them: dropshot would otherwise answer it itself, in its
+/// own body shape and with an `Allow` naming every registered handler
+/// (these 405 handlers included).
+const METHODS: [Method; 6] = [
     Method::GET,
     Method::POST,
     Method::PUT,
     Method::PATCH,
     Method::DELETE,
+    Method::OPTIONS,
 ];
 
 pub fn register_method_not_allowed(api: &mut ApiDescription<ServerContext>) -> Result<(), String> {

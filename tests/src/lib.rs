@@ -7,6 +7,11 @@
 //! print why and pass without running, unless `HYPERFLEET_REQUIRE_POSTGRES=1`
 //! or `CI` is set: then a missing server fails the test, so CI cannot
 //! silently skip them.
+//!
+//! Every response a test receives passes through [`contract::Proxy`], which
+//! checks it against openapi.yaml; a test fails on any violation.
+
+pub mod contract;
 
 use std::time::Duration;
 
@@ -53,8 +58,11 @@ macro_rules! on_every_backend {
 pub struct TestServer {
     pub client: Client,
     /// `http://127.0.0.1:PORT`, for the few requests the SDK cannot make
-    /// (malformed bodies, wrong content types, unknown routes).
+    /// (malformed bodies, wrong content types, unknown routes). It is the
+    /// contract proxy's address, so these answers are checked too.
     pub base_url: String,
+    /// Checks every response against openapi.yaml on the way to the test.
+    pub contract: contract::Proxy,
     server: Option<RunningServer>,
     // Dropped after the server, so the database outlives its pool.
     _database: TestDatabase,
@@ -89,10 +97,12 @@ impl TestServer {
             Ok(server) => server,
             Err(error) => panic!("the server did not start on {backend:?}: {error}"),
         };
-        let base_url = format!("http://{}", server.local_addr());
+        let contract = contract::Proxy::start(format!("http://{}", server.local_addr())).await;
+        let base_url = contract.base_url.clone();
         Some(TestServer {
             client: Client::new(&base_url),
             base_url,
+            contract,
             server: Some(server),
             _database: database,
         })
@@ -112,6 +122,21 @@ impl TestServer {
     pub async fn stop(mut self) {
         if let Some(server) = self.server.take() {
             server.stop().await.expect("the server stops cleanly");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    /// A test fails when any response it received broke the contract
+    /// (unless it is failing already: a second panic would abort).
+    fn drop(&mut self) {
+        let violations = self.contract.violations();
+        if !violations.is_empty() && !std::thread::panicking() {
+            panic!(
+                "{} response(s) did not conform to openapi.yaml:\n{}",
+                violations.len(),
+                violations.join("\n")
+            );
         }
     }
 }

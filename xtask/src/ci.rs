@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Result, bail};
 
-use crate::{openapi, sdk, workspace_root};
+use crate::{openapi, release, schemathesis, sdk, workspace_root};
 
 /// The test command README gives; CI runs exactly this.
 pub const TEST_COMMAND: &[&str] = &["cargo", "test", "--workspace"];
@@ -14,6 +14,10 @@ pub fn run() -> Result<()> {
     cargo(&["cargo", "fmt", "--all", "--check"])?;
     step("openapi check", || openapi::check(None))?;
     step("sdk check", || sdk::check(None))?;
+    step(
+        "spec-diff against the newest released contract",
+        release::check,
+    )?;
     cargo(&[
         "cargo",
         "clippy",
@@ -23,6 +27,7 @@ pub fn run() -> Result<()> {
         "-D",
         "warnings",
     ])?;
+    step("schemathesis against a running server", schemathesis::run)?;
     // Last, so its summary is the closing line of the log.
     tests(TEST_COMMAND)
 }

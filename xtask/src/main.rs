@@ -1,16 +1,12 @@
 //! `cargo xtask`: the project's own automation (contract generation and
 //! checks, the CI sequence). Run `cargo xtask --help`.
 
-mod bench;
-mod ci;
-mod drift;
-mod openapi;
-mod sdk;
-
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use xtask::{bench, ci, openapi, release, schemathesis, sdk, spec_diff, workspace_root};
 
 #[derive(Parser)]
 #[command(about = "HyperFleet project automation")]
@@ -31,7 +27,28 @@ enum Command {
         #[command(subcommand)]
         action: Action,
     },
-    /// Everything CI checks: fmt, clippy, openapi check, sdk check, tests.
+    /// List every change between two OpenAPI 3.0 documents, classified as
+    /// breaking, compatible or info for existing clients. Exit status: 0 when
+    /// nothing breaks, 1 when something does, 2 when a document cannot be read.
+    SpecDiff {
+        /// The older document: a file, or `git:REV:PATH` (`git:REV` alone
+        /// means `openapi.yaml` at the repository root).
+        old: String,
+        /// The newer document, in the same forms.
+        new: String,
+        /// `human` (one line per change and a summary) or `json`.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Freeze openapi.yaml as openapi/released/v<info.version>.yaml. Refused
+    /// when that release exists with other content, or when openapi.yaml
+    /// breaks the newest release without a major version bump.
+    Release,
+    /// Run schemathesis (pinned, in a venv under target/) against the
+    /// debug server on SQLite, with every check; fail on any finding.
+    Schemathesis,
+    /// Everything CI checks: fmt, openapi and sdk freshness, spec-diff
+    /// against the newest release, clippy, schemathesis, tests.
     Ci,
     /// Seed PostgreSQL with a fleet, load the release server, compare with
     /// pgbench running the same SQL (see BENCHMARKS.md). Not part of CI.
@@ -58,8 +75,14 @@ enum Action {
     },
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().command {
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
         Command::Openapi {
             action: Action::Generate,
         } => openapi::generate(),
@@ -72,33 +95,56 @@ fn main() -> Result<()> {
         Command::Sdk {
             action: Action::Check { file },
         } => sdk::check(file),
+        Command::SpecDiff { old, new, format } => {
+            return match spec_diff_command(&old, &new, format) {
+                Ok(false) => ExitCode::SUCCESS,
+                Ok(true) => ExitCode::from(1),
+                Err(error) => {
+                    eprintln!("error: {error:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Command::Release => release::release(),
+        Command::Schemathesis => schemathesis::run(),
         Command::Ci => ci::run(),
         Command::Bench(args) => bench::run(args),
-        Command::Soak { seconds } => {
-            let status = std::process::Command::new("cargo")
-                .args([
-                    "bench",
-                    "-p",
-                    "hyperfleet-e2e",
-                    "--bench",
-                    "soak",
-                    "--",
-                    "--seconds",
-                ])
-                .arg(seconds.to_string())
-                .current_dir(workspace_root())
-                .status()?;
-            anyhow::ensure!(status.success(), "the soak failed: {status}");
-            Ok(())
+        Command::Soak { seconds } => soak(seconds),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
         }
     }
 }
 
-/// The workspace root (xtask sits one level below it).
-fn workspace_root() -> PathBuf {
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or(manifest_dir)
+/// Print the comparison; `Ok(true)` when something breaks.
+fn spec_diff_command(old: &str, new: &str, format: Format) -> Result<bool> {
+    let report = spec_diff::diff(&spec_diff::load(old)?, &spec_diff::load(new)?)?;
+    match format {
+        Format::Human => print!("{}", report.human()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(report.is_breaking())
+}
+
+/// The soak lives with the end-to-end tests, which have the server and SDK.
+fn soak(seconds: u64) -> Result<()> {
+    let status = std::process::Command::new("cargo")
+        .args([
+            "bench",
+            "-p",
+            "hyperfleet-e2e",
+            "--bench",
+            "soak",
+            "--",
+            "--seconds",
+        ])
+        .arg(seconds.to_string())
+        .current_dir(workspace_root())
+        .status()?;
+    anyhow::ensure!(status.success(), "the soak failed: {status}");
+    Ok(())
 }

@@ -33,6 +33,7 @@ pub struct ClusterSpec {
     pub region: String,
     /// Number of nodes, 1 to 1000.
     #[schemars(range(min = 1, max = 1000))]
+    #[serde(deserialize_with = "crate::integral::integral")]
     pub node_count: i32,
 }
 

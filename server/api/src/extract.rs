@@ -11,6 +11,7 @@ use dropshot::{
     ServerContext, SharedExtractor, TypedBody, UntypedBody,
 };
 use schemars::JsonSchema;
+use schemars::schema::{InstanceType, Schema, SingleOrVec};
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, ErrorCode, FieldError};
@@ -54,7 +55,7 @@ where
             return Ok(Self(Err(error.with_request_id(request_id))));
         }
         let parsed = match UntypedBody::from_request(rqctx, request).await {
-            Ok(body) => parse_json(body.as_bytes()),
+            Ok(body) => parse_json_object::<T>(body.as_bytes()),
             Err(error) => Err(body_read_error(error)),
         };
         Ok(Self(parsed.map_err(|e| e.with_request_id(request_id))))
@@ -135,6 +136,89 @@ fn body_read_error(error: dropshot::HttpError) -> Error {
         Error::new(ErrorCode::PayloadTooLarge, error.external_message)
     } else {
         Error::new(ErrorCode::BadRequest, error.external_message)
+    }
+}
+
+/// Parse a JSON body whose objects must be JSON objects: serde's derived
+/// structs also accept an array of their fields in order (`[]` for a patch
+/// whose fields are all optional, `["gcp", "us-east1", 3]` for a spec),
+/// which the contract does not allow. The body's shape is checked against
+/// `T`'s schema first, naming the first array found where an object belongs.
+pub fn parse_json_object<T: JsonSchema + DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        let root = schemars::r#gen::SchemaGenerator::default().into_root_schema_for::<T>();
+        let schema = Schema::Object(root.schema.clone());
+        if let Some(field) = array_for_object(&root.definitions, &schema, &value, "") {
+            let message = "invalid type: array, expected an object".to_string();
+            return Err(Error::validation(vec![FieldError { field, message }]));
+        }
+    }
+    parse_json(bytes)
+}
+
+/// The path of the first array in `value` where `schema` wants an object.
+fn array_for_object(
+    definitions: &schemars::Map<String, Schema>,
+    schema: &Schema,
+    value: &serde_json::Value,
+    path: &str,
+) -> Option<String> {
+    let Schema::Object(object) = schema else {
+        return None;
+    };
+    if let Some(name) = object.reference.as_ref().and_then(|r| r.rsplit('/').next()) {
+        let target = definitions.get(name)?;
+        return array_for_object(definitions, target, value, path);
+    }
+    // `allOf`/`anyOf` wrappers (descriptions, Option): any part may say object.
+    let parts = object.subschemas.iter().flat_map(|sub| {
+        sub.all_of
+            .iter()
+            .chain(sub.any_of.iter())
+            .chain(sub.one_of.iter())
+            .flatten()
+    });
+    for part in parts {
+        if let Some(found) = array_for_object(definitions, part, value, path) {
+            return Some(found);
+        }
+    }
+    let wants_object = object
+        .instance_type
+        .as_ref()
+        .is_some_and(|t| t.contains(&InstanceType::Object));
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        serde_json::Value::Array(_) if wants_object => Some(if path.is_empty() {
+            "(body)".into()
+        } else {
+            path.into()
+        }),
+        serde_json::Value::Object(map) => {
+            let validation = object.object.as_ref()?;
+            map.iter().find_map(|(key, item)| {
+                let sub = validation
+                    .properties
+                    .get(key)
+                    .or(validation.additional_properties.as_deref())?;
+                array_for_object(definitions, sub, item, &join(key))
+            })
+        }
+        serde_json::Value::Array(items) => {
+            let SingleOrVec::Single(sub) = object.array.as_ref()?.items.as_ref()? else {
+                return None;
+            };
+            items.iter().enumerate().find_map(|(i, item)| {
+                array_for_object(definitions, sub, item, &format!("{path}[{i}]"))
+            })
+        }
+        _ => None,
     }
 }
 
@@ -247,6 +331,32 @@ mod tests {
             "{}",
             typed.details[0].message
         );
+    }
+
+    #[derive(Debug, Deserialize, schemars::JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Patch {
+        spec: Option<PatchSpec>,
+        items: Option<Vec<PatchSpec>>,
+    }
+
+    #[derive(Debug, Deserialize, schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct PatchSpec {
+        count: Option<i32>,
+    }
+
+    #[test]
+    fn arrays_are_not_objects() {
+        let field = |json: &str| match parse_json_object::<Patch>(json.as_bytes()) {
+            Ok(value) => panic!("{json} parsed as {value:?}"),
+            Err(error) => error.details[0].field.clone(),
+        };
+        assert_eq!(field("[]"), "(body)");
+        assert_eq!(field(r#"{"spec": [3]}"#), "spec");
+        assert_eq!(field(r#"{"items": [{"count": 1}, [2]]}"#), "items[1]");
+        assert!(parse_json_object::<Patch>(br#"{"spec": {"count": 3}, "items": []}"#).is_ok());
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod cluster;
 mod error;
 mod extract;
 mod filter;
+mod integral;
 mod lifecycle;
 mod nodepool;
 mod resource;
@@ -20,7 +21,7 @@ pub use cluster::{
     Cluster, ClusterCreateRequest, ClusterKind, ClusterList, ClusterListKind, ClusterSpec,
 };
 pub use error::{Error, ErrorCode, FieldError, REQUEST_ID_HEADER};
-pub use extract::{JsonBody, PathParams, QueryParams, parse_json, parse_query};
+pub use extract::{JsonBody, PathParams, QueryParams, parse_json, parse_json_object, parse_query};
 pub use filter::{
     ClusterListParams, ClusterQuery, CommonFilter, LabelSelector, NameFilter,
     NodePoolListAllParams, NodePoolListParams, NodePoolQuery, check_cluster_list,

@@ -42,7 +42,7 @@ pub struct ClusterSpecPatch {
     /// New node count, 1 to 1000.
     #[serde(
         default,
-        deserialize_with = "present",
+        deserialize_with = "crate::integral::present_integral",
         skip_serializing_if = "Option::is_none"
     )]
     #[schemars(with = "i32", range(min = 1, max = 1000))]
@@ -96,7 +96,7 @@ pub struct NodePoolSpecPatch {
     /// New node count, 1 to 1000.
     #[serde(
         default,
-        deserialize_with = "present",
+        deserialize_with = "crate::integral::present_integral",
         skip_serializing_if = "Option::is_none"
     )]
     #[schemars(with = "i32", range(min = 1, max = 1000))]

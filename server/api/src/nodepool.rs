@@ -28,6 +28,7 @@ pub enum NodePoolListKind {
 pub struct NodePoolSpec {
     /// Number of nodes, 1 to 1000.
     #[schemars(range(min = 1, max = 1000))]
+    #[serde(deserialize_with = "crate::integral::integral")]
     pub node_count: i32,
     /// Machine type: 1-63 lowercase letters, digits and `-`.
     #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9-]+$"))]

@@ -76,6 +76,7 @@ pub struct AdapterStatusReport {
     /// generation: 409 `GenerationConflict`; below what this adapter already
     /// reported: 409 `StaleStatus`, and nothing is stored.
     #[schemars(range(min = 1))]
+    #[serde(deserialize_with = "crate::integral::integral")]
     pub observed_generation: i64,
     /// The conditions; `Applied`, `Available` and `Health` are required, and
     /// each type may appear once.

@@ -115,9 +115,9 @@ fn check_json_object(
     }
 }
 
-/// Longest condition reason.
+/// Longest condition reason, in characters (as the schema's `maxLength` counts).
 pub const MAX_REASON_LEN: usize = 256;
-/// Longest condition or report message.
+/// Longest condition or report message, in characters.
 pub const MAX_MESSAGE_LEN: usize = 4096;
 
 /// Check an adapter status report.
@@ -147,16 +147,16 @@ pub fn check_status_report(report: &AdapterStatusReport) -> Result<(), Error> {
                 format!("{kind} appears more than once"),
             );
         }
-        if condition.reason.len() > MAX_REASON_LEN {
+        if condition.reason.chars().count() > MAX_REASON_LEN {
             problems.add(
                 format!("{field}.reason"),
-                format!("must be at most {MAX_REASON_LEN} bytes"),
+                format!("must be at most {MAX_REASON_LEN} characters"),
             );
         }
-        if condition.message.len() > MAX_MESSAGE_LEN {
+        if condition.message.chars().count() > MAX_MESSAGE_LEN {
             problems.add(
                 format!("{field}.message"),
-                format!("must be at most {MAX_MESSAGE_LEN} bytes"),
+                format!("must be at most {MAX_MESSAGE_LEN} characters"),
             );
         }
     }
@@ -181,11 +181,11 @@ pub fn check_status_report(report: &AdapterStatusReport) -> Result<(), Error> {
     if report
         .message
         .as_ref()
-        .is_some_and(|m| m.len() > MAX_MESSAGE_LEN)
+        .is_some_and(|m| m.chars().count() > MAX_MESSAGE_LEN)
     {
         problems.add(
             "message",
-            format!("must be at most {MAX_MESSAGE_LEN} bytes"),
+            format!("must be at most {MAX_MESSAGE_LEN} characters"),
         );
     }
     problems.into_result()
