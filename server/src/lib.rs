@@ -2,7 +2,9 @@
 //! implemented on sea-orm, started by the `hyperfleet` binary and by the
 //! end-to-end tests alike.
 
+pub mod access;
 pub mod adapters;
+pub mod auth;
 pub mod cluster;
 pub mod context;
 pub mod db;
