@@ -14,12 +14,12 @@
 //! each comparison in constant time and without stopping at a match, so the
 //! time an answer takes says nothing about how close a guess came.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use hyperfleet_api::validation::check_label_value;
-use serde::{Deserialize, Serialize};
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -153,9 +153,8 @@ impl Tokens {
     /// Parse the text of an auth file. An empty file is refused: a server
     /// that nobody may use is a configuration mistake.
     pub fn parse(text: &str) -> Result<Tokens, String> {
-        let entries: Option<BTreeMap<String, Principal>> =
-            yaml_serde::from_str(text).map_err(|e| e.to_string())?;
-        let entries = entries.unwrap_or_default();
+        let entries: Option<Entries> = yaml_serde::from_str(text).map_err(|e| e.to_string())?;
+        let entries = entries.map(|e| e.0).unwrap_or_default();
         if entries.is_empty() {
             return Err("no tokens: add one with `hyperfleet token new`".to_string());
         }
@@ -208,6 +207,30 @@ impl Tokens {
             }
         }
         found
+    }
+}
+
+/// The entries of an auth file in order, repeated keys kept: a map type
+/// would silently keep one of two entries for the same hash.
+struct Entries(Vec<(String, Principal)>);
+
+impl<'de> Deserialize<'de> for Entries {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor;
+        impl<'de> Visitor<'de> for EntriesVisitor {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a mapping of SHA-256 token hashes to {subject, teams, role}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        deserializer.deserialize_map(EntriesVisitor)
     }
 }
 
@@ -421,6 +444,12 @@ mod tests {
                 format!(
                     "\"{key}\": {{subject: a, role: admin}}\n\"{}\": {{subject: b, role: admin}}",
                     key.to_uppercase()
+                ),
+                "twice",
+            ),
+            (
+                format!(
+                    "\"{key}\": {{subject: a, role: admin}}\n\"{key}\": {{subject: b, role: admin}}"
                 ),
                 "twice",
             ),
