@@ -4113,7 +4113,7 @@ pub mod types {
 #[derive(Clone, Debug)]
 /**Client for HyperFleet API
 
-Control-plane API for cluster and node-pool provisioning. Users create clusters and node pools; adapters report what they did; the API aggregates their reports into one phase (Pending, Not Ready, Ready, Terminating).
+Control-plane API for cluster and node-pool provisioning. Users create clusters and node pools; adapters report what they did; the API aggregates their reports into one phase (Pending, Not Ready, Ready, Terminating). When the server runs with authentication (`hyperfleet serve --auth FILE`), every operation under /api/hyperfleet/v1 needs a bearer token (401 `Unauthenticated` without one), and a token's role and teams decide what it may see and change (403 `PermissionDenied`): admins everything, members their teams' clusters, adapters reads and status reports.
 
 Version: 1.0.0*/
 pub struct Client {
@@ -4169,7 +4169,9 @@ impl Client {
 
 Filters (`labels`, `phase`, `provider`, `region`, `name`) combine with AND; `total` counts every match, not just this page. Example: `?labels=environment:production&phase=Ready&provider=gcp&region=us-east1`.
 
-Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter, named in `details`), 503 `Unavailable`.
+With authentication on, a member sees only its teams' clusters, and `total` counts only those.
+
+Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter, named in `details`), 401 `Unauthenticated`, 503 `Unavailable`.
 
 Sends a `GET` request to `/api/hyperfleet/v1/clusters`
 
@@ -4200,7 +4202,9 @@ let response = client.cluster_list()
 
 The cluster starts in phase `Pending` at generation 1; adapters then report on it and its phase follows their reports. The name must be unique among existing clusters.
 
-Errors: 400 `ValidationFailed` (every offending field in `details`), 400 `BadRequest` (unreadable body), 409 `ClusterAlreadyExists`, 413 `PayloadTooLarge`, 503 `Unavailable`.
+With authentication on, the `team` label names the team that owns the cluster: when it is absent it is set to the caller's team (a caller in several teams must name one), and a member may only name a team it belongs to.
+
+Errors: 400 `ValidationFailed` (every offending field in `details`; also a missing `team` label from a caller in several teams), 400 `BadRequest` (unreadable body), 401 `Unauthenticated`, 403 `PermissionDenied` (an adapter token, or a team the caller is not in), 409 `ClusterAlreadyExists`, 413 `PayloadTooLarge`, 503 `Unavailable`.
 
 Sends a `POST` request to `/api/hyperfleet/v1/clusters`
 
@@ -4215,7 +4219,7 @@ let response = client.cluster_create()
     }
     /**Get one cluster by id or by name
 
-Errors: 404 `ClusterNotFound`, 503 `Unavailable`.
+Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`, 503 `Unavailable`.
 
 Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}`
 
@@ -4234,7 +4238,7 @@ let response = client.cluster_view()
 
 The cluster and its node pools become `Terminating` (generation + 1) and adapters clean up, reporting `Finalized=True` at the new generation. Once every required adapter has, and no node pool is left, the cluster is removed and a later GET answers 404 "Cluster <id> has been successfully deleted"; its name is free again. Deleting a `Terminating` cluster again changes nothing. With `force=true`, a `Terminating` cluster is removed at once, node pools included.
 
-Errors: 404 `ClusterNotFound`, 409 `ResourceNotTerminating` (force on a cluster that is not being deleted), 503 `Unavailable`.
+Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster, or an adapter token), 404 `ClusterNotFound`, 409 `ResourceNotTerminating` (force on a cluster that is not being deleted), 503 `Unavailable`.
 
 Sends a `DELETE` request to `/api/hyperfleet/v1/clusters/{cluster}`
 
@@ -4255,7 +4259,7 @@ let response = client.cluster_delete()
 
 Spec fields left out keep their value; a label set to `null` is removed. A real change raises `generation` by one, and the cluster is `Not Ready` (still `Pending` if no adapter ever reported) until the required adapters report at the new generation. A patch that changes nothing changes nothing.
 
-Errors: 400 `ValidationFailed` (including a `name` or unknown field), 404 `ClusterNotFound`, 409 `ResourceTerminating`, 503 `Unavailable`.
+Errors: 400 `ValidationFailed` (including a `name` or unknown field), 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster, an adapter token, or a `team` label the caller may not set or remove), 404 `ClusterNotFound`, 409 `ResourceTerminating`, 503 `Unavailable`.
 
 Sends a `PATCH` request to `/api/hyperfleet/v1/clusters/{cluster}`
 
@@ -4276,7 +4280,7 @@ let response = client.cluster_update()
 
 Filters (`labels`, `phase`, `name`) combine with AND; `total` counts every match, not just this page.
 
-Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter, named in `details`), 404 `ClusterNotFound`, 503 `Unavailable`.
+Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter, named in `details`), 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`, 503 `Unavailable`.
 
 Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools`
 
@@ -4305,7 +4309,7 @@ let response = client.nodepool_list()
 
 The node pool starts in phase `Pending` at generation 1. The name must be unique within the cluster.
 
-Errors: 400 `ValidationFailed`, 400 `BadRequest`, 404 `ClusterNotFound`, 409 `NodePoolAlreadyExists`, 413 `PayloadTooLarge`, 503 `Unavailable`.
+Errors: 400 `ValidationFailed`, 400 `BadRequest`, 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster, or an adapter token), 404 `ClusterNotFound`, 409 `NodePoolAlreadyExists`, 413 `PayloadTooLarge`, 503 `Unavailable`.
 
 Sends a `POST` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools`
 
@@ -4324,7 +4328,7 @@ let response = client.nodepool_create()
     }
     /**Get one node pool of a cluster by id or by name
 
-Errors: 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 503 `Unavailable`.
+Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 503 `Unavailable`.
 
 Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}`
 
@@ -4345,7 +4349,7 @@ let response = client.nodepool_view()
 
 deleted and has finalized, removing the last node pool removes the cluster too.
 
-Errors: 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 409 `ResourceNotTerminating`, 503 `Unavailable`.
+Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster, or an adapter token), 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 409 `ResourceNotTerminating`, 503 `Unavailable`.
 
 Sends a `DELETE` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}`
 
@@ -4366,7 +4370,7 @@ let response = client.nodepool_delete()
     }
     /**Change a node pool's spec or labels (JSON merge patch); as for clusters
 
-Errors: 400 `ValidationFailed`, 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 409 `ResourceTerminating`, 503 `Unavailable`.
+Errors: 400 `ValidationFailed`, 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster, or an adapter token), 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 409 `ResourceTerminating`, 503 `Unavailable`.
 
 Sends a `PATCH` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}`
 
@@ -4387,7 +4391,7 @@ let response = client.nodepool_update()
     }
     /**Every adapter's latest report on a node pool; as for clusters
 
-Errors: 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 503 `Unavailable`.
+Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 503 `Unavailable`.
 
 Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}/statuses`
 
@@ -4406,7 +4410,7 @@ let response = client.nodepool_status_list()
     }
     /**Report an adapter's status on a node pool; as for clusters
 
-Errors: 400 `ValidationFailed`, 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 409 `GenerationConflict`, 409 `StaleStatus`, 503 `Unavailable`.
+Errors: 400 `ValidationFailed`, 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 409 `GenerationConflict`, 409 `StaleStatus`, 503 `Unavailable`.
 
 Sends a `PUT` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}/statuses`
 
@@ -4429,7 +4433,7 @@ let response = client.nodepool_status_report()
 
 the required adapters that have not reported yet.
 
-Errors: 404 `ClusterNotFound`, 503 `Unavailable`.
+Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`, 503 `Unavailable`.
 
 Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/statuses`
 
@@ -4448,7 +4452,7 @@ let response = client.cluster_status_list()
 
 Upserts the adapter's entry (one per adapter name) and recomputes the cluster's phase in the same transaction. The API sets each condition's `last_transition_time`, keeping it while the status stays the same.
 
-Errors: 400 `ValidationFailed`, 404 `ClusterNotFound`, 409 `GenerationConflict` (observed_generation above the cluster's), 409 `StaleStatus` (below what this adapter already reported; nothing is stored), 503 `Unavailable`.
+Errors: 400 `ValidationFailed`, 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`, 409 `GenerationConflict` (observed_generation above the cluster's), 409 `StaleStatus` (below what this adapter already reported; nothing is stored), 503 `Unavailable`.
 
 Sends a `PUT` request to `/api/hyperfleet/v1/clusters/{cluster}/statuses`
 
@@ -4469,9 +4473,9 @@ let response = client.cluster_status_report()
 
 Filters (`cluster_id`, `labels`, `phase`, `name`) combine with AND; `total` counts every match, not just this page.
 
-A `cluster_id` that names no cluster matches nothing (an empty list, not a 404): this is a search, not a path.
+A `cluster_id` that names no cluster matches nothing (an empty list, not a 404): this is a search, not a path. With authentication on, a member sees only the node pools of its teams' clusters, and `total` counts only those.
 
-Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter, named in `details`), 503 `Unavailable`.
+Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter, named in `details`), 401 `Unauthenticated`, 503 `Unavailable`.
 
 Sends a `GET` request to `/api/hyperfleet/v1/nodepools`
 
@@ -4496,7 +4500,7 @@ let response = client.nodepool_list_all()
     pub fn nodepool_list_all(&self) -> builder::NodepoolListAll<'_> {
         builder::NodepoolListAll::new(self)
     }
-    /**Liveness: the process is up and serving
+    /**Liveness: the process is up and serving. Needs no token
 
 Sends a `GET` request to `/healthz`
 
@@ -4509,6 +4513,8 @@ let response = client.health_live()
         builder::HealthLive::new(self)
     }
     /**Readiness: the database answers. 503 `Unavailable` when it does not
+
+Needs no token.
 
 Sends a `GET` request to `/readyz`
 

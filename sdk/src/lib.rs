@@ -23,6 +23,9 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! A server started with `--auth` wants a bearer token on every request:
+//! build the client with [`Client::new_with_token`] instead.
 
 pub mod adapter;
 #[cfg(feature = "amqp")]
@@ -35,3 +38,47 @@ pub mod events;
 mod generated;
 
 pub use generated::*;
+
+/// Requests time out after this long, as with [`Client::new`].
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientBuildError {
+    /// The token cannot be sent in an HTTP header (it holds a control
+    /// character or non-ASCII text); tokens minted by `hyperfleet token new`
+    /// never do.
+    #[error("the token is not a valid HTTP header value")]
+    InvalidToken,
+    /// The HTTP client could not be set up.
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+impl Client {
+    /// A client that sends `Authorization: Bearer <token>` with every request,
+    /// for a server that runs with `--auth`. `baseurl` is as for
+    /// [`Client::new`], with the same timeouts.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), hyperfleet_sdk::ClientBuildError> {
+    /// let token = std::env::var("HYPERFLEET_TOKEN").unwrap_or_default();
+    /// let client = hyperfleet_sdk::Client::new_with_token("http://127.0.0.1:8000", &token)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn new_with_token(baseurl: &str, token: &str) -> Result<Client, ClientBuildError> {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| ClientBuildError::InvalidToken)?;
+        // Kept out of debug output and logs of the request.
+        value.set_sensitive(true);
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        let client = reqwest::ClientBuilder::new()
+            .connect_timeout(TIMEOUT)
+            .timeout(TIMEOUT)
+            .default_headers(headers)
+            .build()?;
+        Ok(Client::new_with_client(baseurl, client))
+    }
+}

@@ -1,4 +1,4 @@
-//! Clusters: create, look up by id or name, list.
+//! Clusters: create, look up by id or name, list; each as the caller may.
 
 use hyperfleet_api::{
     BASE_PATH, Cluster, ClusterCreateRequest, ClusterKind, ClusterList, ClusterListKind,
@@ -10,6 +10,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::access::{Caller, Scope};
 use crate::context::ServerContext;
 use crate::db::entities::{cluster, cluster_label};
 use crate::db::filter::{self, LabelColumns, ResourceColumns};
@@ -19,8 +20,11 @@ use crate::resource::{self, Reference};
 
 pub async fn create(
     ctx: &ServerContext,
-    request: ClusterCreateRequest,
+    caller: &Caller,
+    mut request: ClusterCreateRequest,
 ) -> Result<Cluster, ServiceError> {
+    caller.check_write()?;
+    caller.assign_team(&mut request.labels)?;
     validation::check_cluster_create(&request)?;
     let now = resource::now();
     let (phase, message) = resource::initial_phase(&ctx.cluster_adapters);
@@ -69,9 +73,20 @@ pub async fn create(
     to_wire(row)
 }
 
-/// Find a cluster by id or name. A hard-deleted cluster's id is answered
-/// with its tombstone's message.
+/// Find a cluster by id or name, if `caller` may see it. A hard-deleted
+/// cluster's id is answered with its tombstone's message.
 pub async fn find(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    segment: &str,
+) -> Result<cluster::Model, ServiceError> {
+    let row = find_any(db, segment).await?;
+    caller.check_cluster(&row)?;
+    Ok(row)
+}
+
+/// Find a cluster by id or name, whoever asks.
+async fn find_any(
     db: &impl ConnectionTrait,
     segment: &str,
 ) -> Result<cluster::Model, ServiceError> {
@@ -96,9 +111,10 @@ pub async fn find(
 /// changes to it (and to what depends on it) are serialised.
 pub async fn find_locked(
     txn: &impl ConnectionTrait,
+    caller: &Caller,
     segment: &str,
 ) -> Result<cluster::Model, ServiceError> {
-    let row = find(txn, segment).await?;
+    let row = find(txn, caller, segment).await?;
     cluster::Entity::find_by_id(row.id)
         .lock_exclusive()
         .one(txn)
@@ -106,8 +122,12 @@ pub async fn find_locked(
         .ok_or_else(|| ServiceError::ClusterNotFound(segment.to_string()))
 }
 
-pub async fn view(ctx: &ServerContext, segment: &str) -> Result<Cluster, ServiceError> {
-    to_wire(find(&ctx.db, segment).await?)
+pub async fn view(
+    ctx: &ServerContext,
+    caller: &Caller,
+    segment: &str,
+) -> Result<Cluster, ServiceError> {
+    to_wire(find(&ctx.db, caller, segment).await?)
 }
 
 const COLUMNS: ResourceColumns<cluster::Column> = ResourceColumns {
@@ -123,10 +143,18 @@ const LABELS: LabelColumns<cluster_label::Entity> = LabelColumns {
     value: cluster_label::Column::Value,
 };
 
-/// One page of the clusters matching `query`, and how many match in all:
-/// two statements, a `COUNT(*)` and the page, both filtered in SQL.
-pub async fn list(ctx: &ServerContext, query: ClusterQuery) -> Result<ClusterList, ServiceError> {
+/// One page of the clusters matching `query` that `caller` may see, and how
+/// many there are in all: two statements, a `COUNT(*)` and the page, both
+/// filtered in SQL.
+pub async fn list(
+    ctx: &ServerContext,
+    caller: &Caller,
+    query: ClusterQuery,
+) -> Result<ClusterList, ServiceError> {
     let mut condition = filter::common(&COLUMNS, &LABELS, &query.common);
+    if let Scope::Teams(teams) = caller.scope() {
+        condition = condition.add(filter::owned_by_teams(cluster::Column::Id, teams));
+    }
     if let Some(provider) = &query.provider {
         condition = condition.add(cluster::Column::Provider.eq(provider.as_str()));
     }

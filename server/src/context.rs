@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+use crate::auth::Tokens;
 use crate::metrics::Metrics;
 
-/// What handlers need: the database and the configured adapters.
+/// What handlers need: the database, the configured adapters, the
+/// tokens that may call, and the metrics.
 pub struct ServerContext {
     pub db: DatabaseConnection,
     /// Adapters that must be complete for a cluster to be Ready.
@@ -15,4 +17,6 @@ pub struct ServerContext {
     pub nodepool_adapters: Vec<String>,
     /// Request counters, shared with the log drain that feeds them.
     pub metrics: Arc<Metrics>,
+    /// The accepted bearer tokens; `None` when authentication is off.
+    pub tokens: Option<Tokens>,
 }

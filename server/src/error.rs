@@ -22,6 +22,13 @@ pub enum ServiceError {
     ClusterAlreadyExists(String),
     #[error("NodePool {nodepool} already exists in cluster {cluster}")]
     NodePoolAlreadyExists { cluster: String, nodepool: String },
+    /// Another team's cluster, or something inside it. The message is the
+    /// seed's (journey J6), word for word.
+    #[error("User does not have permission to access this cluster")]
+    ClusterForbidden,
+    /// The caller's role or teams do not allow this change.
+    #[error("{0}")]
+    Forbidden(String),
     /// Stored data the server cannot read back; a bug or a manual edit.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
@@ -60,6 +67,9 @@ impl ServiceError {
             Self::ClusterAlreadyExists(_) => (ErrorCode::ClusterAlreadyExists, self.to_string()),
             Self::NodePoolAlreadyExists { .. } => {
                 (ErrorCode::NodePoolAlreadyExists, self.to_string())
+            }
+            Self::ClusterForbidden | Self::Forbidden(_) => {
+                (ErrorCode::PermissionDenied, self.to_string())
             }
             Self::Database(error) if is_unavailable(error) => {
                 tracing::warn!(request_id, %error, "database unavailable");

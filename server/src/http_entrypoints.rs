@@ -1,15 +1,18 @@
-//! The API trait implemented: each handler reads the request, calls the
-//! resource module, and converts the result. No SQL here.
+//! The API trait implemented: each handler authenticates the caller, reads
+//! the request, calls the resource module, and converts the result. No SQL
+//! here.
 
 use dropshot::{HttpResponseAccepted, HttpResponseCreated, HttpResponseOk, RequestContext};
 use hyperfleet_api::{
     AdapterStatus, AdapterStatusList, AdapterStatusReport, Cluster, ClusterCreateRequest,
     ClusterList, ClusterListParams, ClusterPatch, ClusterPath, DeleteParams, Error, ErrorCode,
-    Health, HyperfleetApi, JsonBody, NodePool, NodePoolCreateRequest, NodePoolList,
+    Guarded, Health, HyperfleetApi, JsonBody, NodePool, NodePoolCreateRequest, NodePoolList,
     NodePoolListAllParams, NodePoolListParams, NodePoolPatch, NodePoolPath, PathParams,
     QueryParams, check_cluster_list, check_nodepool_list, check_nodepool_list_all,
 };
 
+use crate::access::Caller;
+use crate::auth;
 use crate::context::ServerContext;
 use crate::error::ServiceError;
 use crate::status::{self, Subject};
@@ -31,207 +34,254 @@ impl<T> Answer<T> for Result<T, ServiceError> {
     }
 }
 
+/// Who sent the request, or a 401 with its `WWW-Authenticate` challenge.
+/// Called before anything else of the request is looked at, so a caller
+/// without a valid token learns nothing, not even that its body is bad.
+fn authenticate<R>(rqctx: &RequestContext<ServerContext>) -> Result<Caller, Guarded<R>> {
+    let tokens = rqctx.context().tokens.as_ref();
+    auth::authenticate(tokens, rqctx.request.headers()).map_err(|rejection| {
+        // Dropshot's request log shows the 401 but not why.
+        tracing::info!(request_id = %rqctx.request_id, reason = rejection.message(), "not authenticated");
+        Guarded::Unauthenticated {
+            error: Error::new(ErrorCode::Unauthenticated, rejection.message())
+                .with_request_id(&rqctx.request_id),
+            challenge: rejection.challenge().to_string(),
+        }
+    })
+}
+
+/// `let caller = caller!(rqctx);`: the caller, or return its 401.
+macro_rules! caller {
+    ($rqctx:expr) => {
+        match authenticate(&$rqctx) {
+            Ok(caller) => caller,
+            Err(challenge) => return Ok(challenge),
+        }
+    };
+}
+
 impl HyperfleetApi for HyperfleetApiImpl {
     type Context = ServerContext;
 
     async fn cluster_create(
         rqctx: RequestContext<ServerContext>,
         body: JsonBody<ClusterCreateRequest>,
-    ) -> Result<HttpResponseCreated<Cluster>, Error> {
+    ) -> Result<Guarded<HttpResponseCreated<Cluster>>, Error> {
+        let caller = caller!(rqctx);
         let request = body.into_inner()?;
-        let created = cluster::create(rqctx.context(), request)
+        let created = cluster::create(rqctx.context(), &caller, request)
             .await
             .answer(&rqctx)?;
-        Ok(HttpResponseCreated(created))
+        Ok(HttpResponseCreated(created).into())
     }
 
     async fn cluster_list(
         rqctx: RequestContext<ServerContext>,
         query: QueryParams<ClusterListParams>,
-    ) -> Result<HttpResponseOk<ClusterList>, Error> {
+    ) -> Result<Guarded<HttpResponseOk<ClusterList>>, Error> {
+        let caller = caller!(rqctx);
         let query = check_cluster_list(&query.into_inner()?)
             .map_err(|e| e.with_request_id(&rqctx.request_id))?;
-        Ok(HttpResponseOk(
-            cluster::list(rqctx.context(), query).await.answer(&rqctx)?,
-        ))
+        let list = cluster::list(rqctx.context(), &caller, query)
+            .await
+            .answer(&rqctx)?;
+        Ok(HttpResponseOk(list).into())
     }
 
     async fn cluster_view(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<ClusterPath>,
-    ) -> Result<HttpResponseOk<Cluster>, Error> {
+    ) -> Result<Guarded<HttpResponseOk<Cluster>>, Error> {
+        let caller = caller!(rqctx);
         let path = path.into_inner()?;
-        Ok(HttpResponseOk(
-            cluster::view(rqctx.context(), &path.cluster)
-                .await
-                .answer(&rqctx)?,
-        ))
+        let found = cluster::view(rqctx.context(), &caller, &path.cluster)
+            .await
+            .answer(&rqctx)?;
+        Ok(HttpResponseOk(found).into())
     }
 
     async fn cluster_update(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<ClusterPath>,
         body: JsonBody<ClusterPatch>,
-    ) -> Result<HttpResponseOk<Cluster>, Error> {
+    ) -> Result<Guarded<HttpResponseOk<Cluster>>, Error> {
+        let caller = caller!(rqctx);
         let path = path.into_inner()?;
         let patch = body.into_inner()?;
-        let updated = lifecycle::update_cluster(rqctx.context(), &path.cluster, patch)
+        let updated = lifecycle::update_cluster(rqctx.context(), &caller, &path.cluster, patch)
             .await
             .answer(&rqctx)?;
-        Ok(HttpResponseOk(updated))
+        Ok(HttpResponseOk(updated).into())
     }
 
     async fn cluster_delete(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<ClusterPath>,
         query: QueryParams<DeleteParams>,
-    ) -> Result<HttpResponseAccepted<Cluster>, Error> {
+    ) -> Result<Guarded<HttpResponseAccepted<Cluster>>, Error> {
+        let caller = caller!(rqctx);
         let path = path.into_inner()?;
         let force = query.into_inner()?.force.unwrap_or(false);
-        let deleted = lifecycle::delete_cluster(rqctx.context(), &path.cluster, force)
+        let deleted = lifecycle::delete_cluster(rqctx.context(), &caller, &path.cluster, force)
             .await
             .answer(&rqctx)?;
-        Ok(HttpResponseAccepted(deleted))
+        Ok(HttpResponseAccepted(deleted).into())
     }
 
     async fn nodepool_create(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<ClusterPath>,
         body: JsonBody<NodePoolCreateRequest>,
-    ) -> Result<HttpResponseCreated<NodePool>, Error> {
+    ) -> Result<Guarded<HttpResponseCreated<NodePool>>, Error> {
+        let caller = caller!(rqctx);
         let path = path.into_inner()?;
         let request = body.into_inner()?;
-        let created = nodepool::create(rqctx.context(), &path.cluster, request)
+        let created = nodepool::create(rqctx.context(), &caller, &path.cluster, request)
             .await
             .answer(&rqctx)?;
-        Ok(HttpResponseCreated(created))
+        Ok(HttpResponseCreated(created).into())
     }
 
     async fn nodepool_list(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<ClusterPath>,
         query: QueryParams<NodePoolListParams>,
-    ) -> Result<HttpResponseOk<NodePoolList>, Error> {
+    ) -> Result<Guarded<HttpResponseOk<NodePoolList>>, Error> {
+        let caller = caller!(rqctx);
         let path = path.into_inner()?;
         let query = check_nodepool_list(&query.into_inner()?)
             .map_err(|e| e.with_request_id(&rqctx.request_id))?;
-        let list = nodepool::list(rqctx.context(), &path.cluster, query)
+        let list = nodepool::list(rqctx.context(), &caller, &path.cluster, query)
             .await
             .answer(&rqctx)?;
-        Ok(HttpResponseOk(list))
+        Ok(HttpResponseOk(list).into())
     }
 
     async fn nodepool_list_all(
         rqctx: RequestContext<ServerContext>,
         query: QueryParams<NodePoolListAllParams>,
-    ) -> Result<HttpResponseOk<NodePoolList>, Error> {
+    ) -> Result<Guarded<HttpResponseOk<NodePoolList>>, Error> {
+        let caller = caller!(rqctx);
         let query = check_nodepool_list_all(&query.into_inner()?)
             .map_err(|e| e.with_request_id(&rqctx.request_id))?;
-        let list = nodepool::list_all(rqctx.context(), query)
+        let list = nodepool::list_all(rqctx.context(), &caller, query)
             .await
             .answer(&rqctx)?;
-        Ok(HttpResponseOk(list))
+        Ok(HttpResponseOk(list).into())
     }
 
     async fn nodepool_view(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<NodePoolPath>,
-    ) -> Result<HttpResponseOk<NodePool>, Error> {
+    ) -> Result<Guarded<HttpResponseOk<NodePool>>, Error> {
+        let caller = caller!(rqctx);
         let path = path.into_inner()?;
-        let found = nodepool::view(rqctx.context(), &path.cluster, &path.nodepool)
+        let found = nodepool::view(rqctx.context(), &caller, &path.cluster, &path.nodepool)
             .await
             .answer(&rqctx)?;
-        Ok(HttpResponseOk(found))
+        Ok(HttpResponseOk(found).into())
     }
 
     async fn nodepool_update(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<NodePoolPath>,
         body: JsonBody<NodePoolPatch>,
-    ) -> Result<HttpResponseOk<NodePool>, Error> {
+    ) -> Result<Guarded<HttpResponseOk<NodePool>>, Error> {
+        let caller = caller!(rqctx);
         let path = path.into_inner()?;
         let patch = body.into_inner()?;
-        let updated =
-            lifecycle::update_nodepool(rqctx.context(), &path.cluster, &path.nodepool, patch)
-                .await
-                .answer(&rqctx)?;
-        Ok(HttpResponseOk(updated))
+        let updated = lifecycle::update_nodepool(
+            rqctx.context(),
+            &caller,
+            &path.cluster,
+            &path.nodepool,
+            patch,
+        )
+        .await
+        .answer(&rqctx)?;
+        Ok(HttpResponseOk(updated).into())
     }
 
     async fn nodepool_delete(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<NodePoolPath>,
         query: QueryParams<DeleteParams>,
-    ) -> Result<HttpResponseAccepted<NodePool>, Error> {
+    ) -> Result<Guarded<HttpResponseAccepted<NodePool>>, Error> {
+        let caller = caller!(rqctx);
         let path = path.into_inner()?;
         let force = query.into_inner()?.force.unwrap_or(false);
-        let deleted =
-            lifecycle::delete_nodepool(rqctx.context(), &path.cluster, &path.nodepool, force)
-                .await
-                .answer(&rqctx)?;
-        Ok(HttpResponseAccepted(deleted))
+        let deleted = lifecycle::delete_nodepool(
+            rqctx.context(),
+            &caller,
+            &path.cluster,
+            &path.nodepool,
+            force,
+        )
+        .await
+        .answer(&rqctx)?;
+        Ok(HttpResponseAccepted(deleted).into())
     }
 
     async fn cluster_status_report(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<ClusterPath>,
         body: JsonBody<AdapterStatusReport>,
-    ) -> Result<HttpResponseOk<AdapterStatus>, Error> {
+    ) -> Result<Guarded<HttpResponseOk<AdapterStatus>>, Error> {
+        let caller = caller!(rqctx);
         let path = path.into_inner()?;
         let report = body.into_inner()?;
         let subject = Subject::Cluster(&path.cluster);
-        Ok(HttpResponseOk(
-            status::report(rqctx.context(), subject, report)
-                .await
-                .answer(&rqctx)?,
-        ))
+        let stored = status::report(rqctx.context(), &caller, subject, report)
+            .await
+            .answer(&rqctx)?;
+        Ok(HttpResponseOk(stored).into())
     }
 
     async fn cluster_status_list(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<ClusterPath>,
-    ) -> Result<HttpResponseOk<AdapterStatusList>, Error> {
+    ) -> Result<Guarded<HttpResponseOk<AdapterStatusList>>, Error> {
+        let caller = caller!(rqctx);
         let path = path.into_inner()?;
         let subject = Subject::Cluster(&path.cluster);
-        Ok(HttpResponseOk(
-            status::list(rqctx.context(), subject)
-                .await
-                .answer(&rqctx)?,
-        ))
+        let list = status::list(rqctx.context(), &caller, subject)
+            .await
+            .answer(&rqctx)?;
+        Ok(HttpResponseOk(list).into())
     }
 
     async fn nodepool_status_report(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<NodePoolPath>,
         body: JsonBody<AdapterStatusReport>,
-    ) -> Result<HttpResponseOk<AdapterStatus>, Error> {
+    ) -> Result<Guarded<HttpResponseOk<AdapterStatus>>, Error> {
+        let caller = caller!(rqctx);
         let path = path.into_inner()?;
         let report = body.into_inner()?;
         let subject = Subject::NodePool {
             cluster: &path.cluster,
             nodepool: &path.nodepool,
         };
-        Ok(HttpResponseOk(
-            status::report(rqctx.context(), subject, report)
-                .await
-                .answer(&rqctx)?,
-        ))
+        let stored = status::report(rqctx.context(), &caller, subject, report)
+            .await
+            .answer(&rqctx)?;
+        Ok(HttpResponseOk(stored).into())
     }
 
     async fn nodepool_status_list(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<NodePoolPath>,
-    ) -> Result<HttpResponseOk<AdapterStatusList>, Error> {
+    ) -> Result<Guarded<HttpResponseOk<AdapterStatusList>>, Error> {
+        let caller = caller!(rqctx);
         let path = path.into_inner()?;
         let subject = Subject::NodePool {
             cluster: &path.cluster,
             nodepool: &path.nodepool,
         };
-        Ok(HttpResponseOk(
-            status::list(rqctx.context(), subject)
-                .await
-                .answer(&rqctx)?,
-        ))
+        let list = status::list(rqctx.context(), &caller, subject)
+            .await
+            .answer(&rqctx)?;
+        Ok(HttpResponseOk(list).into())
     }
 
     async fn health_live(

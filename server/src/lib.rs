@@ -2,7 +2,9 @@
 //! implemented on sea-orm, started by the `hyperfleet` binary and by the
 //! end-to-end tests alike.
 
+pub mod access;
 pub mod adapters;
+pub mod auth;
 pub mod cluster;
 pub mod context;
 pub mod db;
@@ -25,6 +27,7 @@ use std::sync::Arc;
 use dropshot::{ConfigDropshot, HttpServer, ServerBuilder};
 use hyperfleet_api::{MAX_REQUEST_BODY_BYTES, hyperfleet_api_mod};
 
+use crate::auth::Tokens;
 use crate::context::ServerContext;
 use crate::http_entrypoints::HyperfleetApiImpl;
 use crate::metrics::Metrics;
@@ -41,6 +44,9 @@ pub struct ServerConfig {
     pub database_url: String,
     pub cluster_adapters: Vec<String>,
     pub nodepool_adapters: Vec<String>,
+    /// The bearer tokens that may call (`--auth FILE`); `None` leaves the
+    /// API open to anyone who can reach it.
+    pub auth: Option<Tokens>,
 }
 
 /// Why the server could not start.
@@ -54,6 +60,8 @@ pub enum StartError {
     Api(String),
     #[error("cannot start the HTTP server: {0}")]
     Http(String),
+    #[error("cannot set up authentication: {0}")]
+    Auth(String),
 }
 
 /// A running server.
@@ -92,12 +100,25 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         .map_err(|e| StartError::Api(e.to_string()))?;
     routes::register_method_not_allowed(&mut api).map_err(StartError::Api)?;
 
+    match &config.auth {
+        Some(tokens) => tracing::info!(
+            tokens = tokens.len(),
+            "authentication on: every request under {} needs a bearer token",
+            hyperfleet_api::BASE_PATH
+        ),
+        None => tracing::warn!(
+            "authentication is OFF: anyone who can reach {} may read and change every \
+             resource; start with --auth FILE (HYPERFLEET_AUTH_FILE) to require tokens",
+            config.listen
+        ),
+    }
     let metrics = Arc::new(Metrics::new(routes::operations().map_err(StartError::Api)?));
     let context = ServerContext {
         db,
         cluster_adapters: config.cluster_adapters,
         nodepool_adapters: config.nodepool_adapters,
         metrics: metrics.clone(),
+        tokens: config.auth,
     };
     let dropshot_config = ConfigDropshot {
         bind_address: config.listen,

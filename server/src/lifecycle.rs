@@ -19,6 +19,7 @@ use sea_orm::{
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
+use crate::access::Caller;
 use crate::context::ServerContext;
 use crate::db::entities::{
     adapter_status, cluster, cluster_label, nodepool, nodepool_label, tombstone,
@@ -49,11 +50,13 @@ fn terminating(name: &str, what: &str) -> ServiceError {
 
 pub async fn update_cluster(
     ctx: &ServerContext,
+    caller: &Caller,
     segment: &str,
     patch: ClusterPatch,
 ) -> Result<Cluster, ServiceError> {
+    caller.check_write()?;
     let txn = ctx.db.begin_with_options(write_transaction()).await?;
-    let mut row = crate::cluster::find_locked(&txn, segment).await?;
+    let mut row = crate::cluster::find_locked(&txn, caller, segment).await?;
     if row.phase == Phase::Terminating.as_str() {
         return Err(terminating(&row.name, "Cluster"));
     }
@@ -66,6 +69,7 @@ pub async fn update_cluster(
     };
     let new_labels = patch_labels(&labels, patch.labels);
     validation::check_cluster_fields(&spec, &new_labels)?;
+    caller.check_team_change(&labels, &new_labels)?;
     let unchanged = spec.provider == row.provider
         && spec.region == row.region
         && spec.node_count == row.node_count
@@ -117,12 +121,14 @@ pub async fn update_cluster(
 
 pub async fn update_nodepool(
     ctx: &ServerContext,
+    caller: &Caller,
     cluster_segment: &str,
     segment: &str,
     patch: NodePoolPatch,
 ) -> Result<NodePool, ServiceError> {
+    caller.check_write()?;
     let txn = ctx.db.begin_with_options(write_transaction()).await?;
-    let mut row = crate::nodepool::find_locked(&txn, cluster_segment, segment).await?;
+    let mut row = crate::nodepool::find_locked(&txn, caller, cluster_segment, segment).await?;
     if row.phase == Phase::Terminating.as_str() {
         return Err(terminating(&row.name, "NodePool"));
     }
@@ -213,11 +219,13 @@ fn not_terminating(name: &str, what: &str) -> ServiceError {
 /// Start deleting a cluster (or, with `force`, finish at once).
 pub async fn delete_cluster(
     ctx: &ServerContext,
+    caller: &Caller,
     segment: &str,
     force: bool,
 ) -> Result<Cluster, ServiceError> {
+    caller.check_write()?;
     let txn = ctx.db.begin_with_options(write_transaction()).await?;
-    let mut row = crate::cluster::find_locked(&txn, segment).await?;
+    let mut row = crate::cluster::find_locked(&txn, caller, segment).await?;
     let already = row.phase == Phase::Terminating.as_str();
     if force {
         if !already {
@@ -264,15 +272,17 @@ pub async fn delete_cluster(
 /// Start deleting a node pool (or, with `force`, finish at once).
 pub async fn delete_nodepool(
     ctx: &ServerContext,
+    caller: &Caller,
     cluster_segment: &str,
     segment: &str,
     force: bool,
 ) -> Result<NodePool, ServiceError> {
+    caller.check_write()?;
     let txn = ctx.db.begin_with_options(write_transaction()).await?;
     // The cluster is locked first, as everywhere, so deletes of a cluster
     // and of its pools cannot deadlock.
-    crate::cluster::find_locked(&txn, cluster_segment).await?;
-    let row = crate::nodepool::find_locked(&txn, cluster_segment, segment).await?;
+    crate::cluster::find_locked(&txn, caller, cluster_segment).await?;
+    let row = crate::nodepool::find_locked(&txn, caller, cluster_segment, segment).await?;
     let already = row.phase == Phase::Terminating.as_str();
     if force {
         if !already {

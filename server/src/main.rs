@@ -1,6 +1,7 @@
 //! `hyperfleet`: the HyperFleet control plane's command line.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -11,6 +12,7 @@ use hyperfleet_sdk::Client;
 use hyperfleet_sdk::adapter::{AdapterRuntime, Publisher};
 use hyperfleet_sdk::amqp::AmqpPublisher;
 use hyperfleet_server::adapters::{SimulatedAdapter, Simulation, kinds_of};
+use hyperfleet_server::auth::{self, Principal, Role, Tokens};
 use hyperfleet_server::dev::DevConfig;
 use hyperfleet_server::sentinel::{Connect, Sentinel, SentinelConfig};
 use hyperfleet_server::{
@@ -49,6 +51,59 @@ enum Command {
     Sentinel(SentinelArgs),
     /// Run a reference adapter on its RabbitMQ queue.
     Adapter(AdapterArgs),
+    /// Bearer tokens for `serve --auth FILE`.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a new random token, and the line of the auth file that accepts
+    /// it. The token is shown once and stored nowhere; the file holds only
+    /// its SHA-256 hash.
+    New(TokenNewArgs),
+}
+
+#[derive(Args)]
+struct TokenNewArgs {
+    /// Who holds the token, for logs (`alice`, `dns-adapter`).
+    #[arg(long)]
+    subject: String,
+    /// A team the holder belongs to (repeat, or separate with commas):
+    /// members see the clusters whose `team` label is one of these.
+    #[arg(long = "team", value_delimiter = ',')]
+    teams: Vec<String>,
+    /// admin (everything), member (its teams' clusters) or adapter (read
+    /// everything, report statuses).
+    #[arg(long)]
+    role: Role,
+}
+
+/// Where the API is, and the token to show it.
+#[derive(Args)]
+struct ApiArgs {
+    /// Base URL of the API.
+    #[arg(
+        long,
+        env = "HYPERFLEET_API_URL",
+        default_value = "http://127.0.0.1:8000"
+    )]
+    api_url: String,
+    /// Bearer token, for an API that runs with `--auth` (an adapter-role
+    /// token is enough).
+    #[arg(long, env = "HYPERFLEET_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+impl ApiArgs {
+    fn client(&self) -> Result<Client> {
+        match &self.token {
+            Some(token) => {
+                Client::new_with_token(&self.api_url, token).context("cannot build the API client")
+            }
+            None => Ok(Client::new(&self.api_url)),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -115,13 +170,8 @@ impl PacingArgs {
 
 #[derive(Args)]
 struct SentinelArgs {
-    /// Base URL of the API.
-    #[arg(
-        long,
-        env = "HYPERFLEET_API_URL",
-        default_value = "http://127.0.0.1:8000"
-    )]
-    api_url: String,
+    #[command(flatten)]
+    api: ApiArgs,
     #[command(flatten)]
     broker: BrokerArgs,
     #[command(flatten)]
@@ -159,13 +209,8 @@ struct AdapterArgs {
     /// Adapter name: validation, dns or infrastructure.
     #[arg(long, env = "HYPERFLEET_ADAPTER_NAME")]
     name: String,
-    /// Base URL of the API.
-    #[arg(
-        long,
-        env = "HYPERFLEET_API_URL",
-        default_value = "http://127.0.0.1:8000"
-    )]
-    api_url: String,
+    #[command(flatten)]
+    api: ApiArgs,
     #[command(flatten)]
     broker: BrokerArgs,
     #[command(flatten)]
@@ -201,6 +246,11 @@ struct ServeArgs {
     /// (comma-separated; empty: node pools are Ready at once).
     #[arg(long, env = "HYPERFLEET_NODEPOOL_ADAPTERS", default_value = DEFAULT_NODEPOOL_ADAPTERS)]
     nodepool_adapters: String,
+    /// Require bearer tokens: a YAML (or JSON) file mapping SHA-256 token
+    /// hashes to subject, teams and role; add entries with `hyperfleet token
+    /// new`. Without it the API is open to anyone who can reach it.
+    #[arg(long, env = "HYPERFLEET_AUTH_FILE")]
+    auth: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -225,21 +275,44 @@ async fn main() -> Result<()> {
         Command::Dev(args) => dev(args).await,
         Command::Sentinel(args) => sentinel(args).await,
         Command::Adapter(args) => adapter(args).await,
+        Command::Token(TokenCommand::New(args)) => token_new(args),
     }
 }
 
-fn server_config(args: &ServeArgs) -> ServerConfig {
-    ServerConfig {
+fn server_config(args: &ServeArgs) -> Result<ServerConfig> {
+    let auth = match &args.auth {
+        Some(path) => Some(Tokens::load(path)?),
+        None => None,
+    };
+    Ok(ServerConfig {
         listen: args.listen,
         database_url: args.database.database_url.clone(),
         cluster_adapters: split_list(&args.cluster_adapters),
         nodepool_adapters: split_list(&args.nodepool_adapters),
-    }
+        auth,
+    })
+}
+
+fn token_new(args: TokenNewArgs) -> Result<()> {
+    let principal = Principal {
+        subject: args.subject,
+        teams: args.teams,
+        role: args.role,
+    };
+    let minted = auth::mint(&principal).map_err(anyhow::Error::msg)?;
+    println!(
+        "# The token for {} (shown once, stored nowhere):",
+        principal.subject
+    );
+    println!("{}", minted.token);
+    println!("# The line to add to the auth file (--auth / HYPERFLEET_AUTH_FILE):");
+    println!("{}", minted.line);
+    Ok(())
 }
 
 async fn dev(args: DevArgs) -> Result<()> {
     let config = DevConfig {
-        server: server_config(&args.serve),
+        server: server_config(&args.serve)?,
         simulation: args.simulation.simulation(),
         sentinel: args.pacing.config(),
         retry_delay: args.simulation.retry_delay,
@@ -269,8 +342,8 @@ async fn sentinel(args: SentinelArgs) -> Result<()> {
             Ok(Arc::new(publisher) as Arc<dyn Publisher>)
         })
     });
-    let sentinel = Sentinel::new(Client::new(&args.api_url), connect, args.pacing.config());
-    tracing::info!(api = %args.api_url, exchange = %args.broker.exchange, "sentinel running");
+    let sentinel = Sentinel::new(args.api.client()?, connect, args.pacing.config());
+    tracing::info!(api = %args.api.api_url, exchange = %args.broker.exchange, "sentinel running");
     sentinel.run(shutdown_signal()).await;
     Ok(())
 }
@@ -278,8 +351,8 @@ async fn sentinel(args: SentinelArgs) -> Result<()> {
 async fn adapter(args: AdapterArgs) -> Result<()> {
     let kinds = kinds_of(&args.name);
     let adapter = SimulatedAdapter::new(&args.name, kinds, args.simulation.simulation());
-    let runtime = AdapterRuntime::new(Client::new(&args.api_url), adapter)
-        .retry_delay(args.simulation.retry_delay);
+    let runtime =
+        AdapterRuntime::new(args.api.client()?, adapter).retry_delay(args.simulation.retry_delay);
     let topology = args.broker.topology();
     let mut pause = Duration::from_secs(1);
     loop {
@@ -333,7 +406,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    let config = server_config(&args);
+    let config = server_config(&args)?;
     let args_shutdown_timeout = args.shutdown_timeout;
     let server = start(config).await?;
     tracing::info!(

@@ -1,4 +1,5 @@
-//! Node pools: create inside a cluster, look up by id or name, list.
+//! Node pools: create inside a cluster, look up by id or name, list; each as
+//! the caller may (a node pool belongs to its cluster's team).
 
 use hyperfleet_api::{
     ErrorCode, NodePool, NodePoolCreateRequest, NodePoolKind, NodePoolList, NodePoolListKind,
@@ -10,6 +11,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::access::{Caller, Scope};
 use crate::cluster;
 use crate::context::ServerContext;
 use crate::db::entities::{nodepool, nodepool_label};
@@ -20,14 +22,16 @@ use crate::resource::{self, Reference};
 
 pub async fn create(
     ctx: &ServerContext,
+    caller: &Caller,
     cluster_segment: &str,
     request: NodePoolCreateRequest,
 ) -> Result<NodePool, ServiceError> {
+    caller.check_write()?;
     validation::check_nodepool_create(&request)?;
     let txn = ctx.db.begin_with_options(write_transaction()).await?;
     // Locked, so a concurrent delete cannot slip a pool under a cluster
     // that is already terminating.
-    let parent = cluster::find_locked(&txn, cluster_segment).await?;
+    let parent = cluster::find_locked(&txn, caller, cluster_segment).await?;
     if parent.phase == Phase::Terminating.as_str() {
         return Err(ServiceError::api(
             ErrorCode::ResourceTerminating,
@@ -84,13 +88,16 @@ pub async fn create(
     to_wire(row)
 }
 
-/// Find a node pool of a cluster by id or name.
+/// Find a node pool of a cluster by id or name, if `caller` may see the
+/// cluster (checked first, so another team's cluster is a 403 whether or not
+/// the node pool exists).
 pub async fn find(
     db: &impl ConnectionTrait,
+    caller: &Caller,
     cluster_segment: &str,
     segment: &str,
 ) -> Result<nodepool::Model, ServiceError> {
-    let parent = cluster::find(db, cluster_segment).await?;
+    let parent = cluster::find(db, caller, cluster_segment).await?;
     let not_found = || ServiceError::NodePoolNotFound {
         cluster: cluster_segment.to_string(),
         nodepool: segment.to_string(),
@@ -116,10 +123,11 @@ pub async fn find(
 /// Find a node pool and lock its row until the transaction `txn` ends.
 pub async fn find_locked(
     txn: &impl ConnectionTrait,
+    caller: &Caller,
     cluster_segment: &str,
     segment: &str,
 ) -> Result<nodepool::Model, ServiceError> {
-    let row = find(txn, cluster_segment, segment).await?;
+    let row = find(txn, caller, cluster_segment, segment).await?;
     nodepool::Entity::find_by_id(row.id)
         .lock_exclusive()
         .one(txn)
@@ -132,10 +140,11 @@ pub async fn find_locked(
 
 pub async fn view(
     ctx: &ServerContext,
+    caller: &Caller,
     cluster_segment: &str,
     segment: &str,
 ) -> Result<NodePool, ServiceError> {
-    to_wire(find(&ctx.db, cluster_segment, segment).await?)
+    to_wire(find(&ctx.db, caller, cluster_segment, segment).await?)
 }
 
 const COLUMNS: ResourceColumns<nodepool::Column> = ResourceColumns {
@@ -154,23 +163,37 @@ const LABELS: LabelColumns<nodepool_label::Entity> = LabelColumns {
 /// One page of the node pools of one cluster that match `query`.
 pub async fn list(
     ctx: &ServerContext,
+    caller: &Caller,
     cluster_segment: &str,
     mut query: NodePoolQuery,
 ) -> Result<NodePoolList, ServiceError> {
-    let parent = cluster::find(&ctx.db, cluster_segment).await?;
+    let parent = cluster::find(&ctx.db, caller, cluster_segment).await?;
     query.cluster_id = Some(parent.id);
-    list_all(ctx, query).await
+    // The cluster is the caller's: no team condition needed.
+    list_matching(ctx, Scope::All, query).await
 }
 
-/// One page of the node pools, of every cluster or of `query.cluster_id`'s,
-/// that match `query`, and how many match in all.
+/// One page of the node pools, of every cluster `caller` may see or of
+/// `query.cluster_id`'s, that match `query`, and how many match in all.
 pub async fn list_all(
     ctx: &ServerContext,
+    caller: &Caller,
+    query: NodePoolQuery,
+) -> Result<NodePoolList, ServiceError> {
+    list_matching(ctx, caller.scope(), query).await
+}
+
+async fn list_matching(
+    ctx: &ServerContext,
+    scope: Scope<'_>,
     query: NodePoolQuery,
 ) -> Result<NodePoolList, ServiceError> {
     let mut condition = filter::common(&COLUMNS, &LABELS, &query.common);
     if let Some(cluster_id) = query.cluster_id {
         condition = condition.add(nodepool::Column::ClusterId.eq(cluster_id));
+    }
+    if let Scope::Teams(teams) = scope {
+        condition = condition.add(filter::owned_by_teams(nodepool::Column::ClusterId, teams));
     }
     let matching = nodepool::Entity::find().filter(condition);
     let page = query.page;

@@ -19,6 +19,7 @@ use sea_orm::{
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::access::Caller;
 use crate::context::ServerContext;
 use crate::db::entities::{adapter_status, cluster, nodepool};
 use crate::db::write_transaction;
@@ -114,43 +115,49 @@ impl TryFrom<nodepool::Model> for Target {
     }
 }
 
-/// Find the subject; with `lock`, also lock its row until the transaction
-/// `db` ends.
+/// Find the subject, if `caller` may see it; with `lock`, also lock its row
+/// until the transaction `db` ends.
 async fn locate(
     db: &impl ConnectionTrait,
+    caller: &Caller,
     subject: Subject<'_>,
     lock: bool,
 ) -> Result<Target, ServiceError> {
     match (subject, lock) {
-        (Subject::Cluster(segment), false) => crate::cluster::find(db, segment).await?.try_into(),
-        (Subject::Cluster(segment), true) => {
-            crate::cluster::find_locked(db, segment).await?.try_into()
+        (Subject::Cluster(segment), false) => {
+            crate::cluster::find(db, caller, segment).await?.try_into()
         }
+        (Subject::Cluster(segment), true) => crate::cluster::find_locked(db, caller, segment)
+            .await?
+            .try_into(),
         (Subject::NodePool { cluster, nodepool }, false) => {
-            crate::nodepool::find(db, cluster, nodepool)
+            crate::nodepool::find(db, caller, cluster, nodepool)
                 .await?
                 .try_into()
         }
         (Subject::NodePool { cluster, nodepool }, true) => {
             // Cluster first, as every change does: a pool's last report may
             // remove its cluster, and a cluster delete touches its pools.
-            crate::cluster::find_locked(db, cluster).await?;
-            crate::nodepool::find_locked(db, cluster, nodepool)
+            crate::cluster::find_locked(db, caller, cluster).await?;
+            crate::nodepool::find_locked(db, caller, cluster, nodepool)
                 .await?
                 .try_into()
         }
     }
 }
 
-/// Store an adapter's report and recompute the phases it moves.
+/// Store an adapter's report and recompute the phases it moves. Every role
+/// may report on what it may see: adapters on anything, members on their
+/// teams' resources (as with `serve`, where people report by hand).
 pub async fn report(
     ctx: &ServerContext,
+    caller: &Caller,
     subject: Subject<'_>,
     report: AdapterStatusReport,
 ) -> Result<AdapterStatus, ServiceError> {
     validation::check_status_report(&report)?;
     let txn = ctx.db.begin_with_options(write_transaction()).await?;
-    let target = locate(&txn, subject, true).await?;
+    let target = locate(&txn, caller, subject, true).await?;
     if report.observed_generation > target.generation {
         return Err(ServiceError::api(
             ErrorCode::GenerationConflict,
@@ -394,9 +401,10 @@ async fn save_resource_phase(
 /// Every adapter's latest report on the subject.
 pub async fn list(
     ctx: &ServerContext,
+    caller: &Caller,
     subject: Subject<'_>,
 ) -> Result<AdapterStatusList, ServiceError> {
-    let target = locate(&ctx.db, subject, false).await?;
+    let target = locate(&ctx.db, caller, subject, false).await?;
     let statuses = statuses_of(&ctx.db, target.id).await?;
     let pending_adapters = target
         .required(ctx)

@@ -93,6 +93,7 @@ async fn run(transport: Transport, clusters: usize) -> Outcome {
         database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
         cluster_adapters: adapters(hyperfleet_server::DEFAULT_CLUSTER_ADAPTERS),
         nodepool_adapters: adapters(hyperfleet_server::DEFAULT_NODEPOOL_ADAPTERS),
+        auth: None,
     })
     .await
     .expect("the server starts");

@@ -217,6 +217,7 @@ async fn main() {
         database_url: url,
         cluster_adapters: adapters(hyperfleet_server::DEFAULT_CLUSTER_ADAPTERS),
         nodepool_adapters: adapters(hyperfleet_server::DEFAULT_NODEPOOL_ADAPTERS),
+        auth: None,
     })
     .await
     .expect("the server starts");

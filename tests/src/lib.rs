@@ -16,6 +16,7 @@ pub mod contract;
 use std::time::Duration;
 
 use hyperfleet_sdk::{Client, Error as SdkError, types};
+use hyperfleet_server::auth::Tokens;
 use hyperfleet_server::{RunningServer, ServerConfig};
 use sea_orm::{ConnectionTrait, Database};
 
@@ -27,15 +28,18 @@ pub enum Backend {
 }
 
 /// Run each named `async fn(TestServer)` once per backend, as
-/// `sqlite::NAME` and `postgres::NAME`.
+/// `sqlite::NAME` and `postgres::NAME`, on a server from
+/// [`TestServer::start`], or, with `start = PATH;` first, from the given
+/// `async fn(Backend) -> Option<TestServer>` (a path from the crate root,
+/// such as `crate::start`).
 #[macro_export]
 macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
+    (start = $start:path; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    if let Some(server) = $crate::TestServer::start($crate::Backend::Sqlite).await {
+                    if let Some(server) = $start($crate::Backend::Sqlite).await {
                         super::$name(server).await;
                     }
                 }
@@ -45,17 +49,21 @@ macro_rules! on_every_backend {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    if let Some(server) = $crate::TestServer::start($crate::Backend::Postgres).await {
+                    if let Some(server) = $start($crate::Backend::Postgres).await {
                         super::$name(server).await;
                     }
                 }
             )*
         }
     };
+    ($($name:ident),* $(,)?) => {
+        $crate::on_every_backend!(start = $crate::TestServer::start; $($name),*);
+    };
 }
 
 /// A running server on its own fresh database, and an SDK client for it.
 pub struct TestServer {
+    /// A client without a token: all a server without `--auth` needs.
     pub client: Client,
     /// `http://127.0.0.1:PORT`, for the few requests the SDK cannot make
     /// (malformed bodies, wrong content types, unknown routes). It is the
@@ -72,19 +80,29 @@ impl TestServer {
     /// Start a server with the default required adapters, or `None` (with
     /// the reason printed) when the backend is absent and not required.
     pub async fn start(backend: Backend) -> Option<TestServer> {
-        let adapters = |list: &str| list.split(',').map(String::from).collect::<Vec<_>>();
-        Self::start_with(
-            backend,
-            adapters(hyperfleet_server::DEFAULT_CLUSTER_ADAPTERS),
-            adapters(hyperfleet_server::DEFAULT_NODEPOOL_ADAPTERS),
-        )
-        .await
+        Self::start_configured(backend, default_adapters(), None).await
     }
 
+    /// Start a server with these required adapters.
     pub async fn start_with(
         backend: Backend,
         cluster_adapters: Vec<String>,
         nodepool_adapters: Vec<String>,
+    ) -> Option<TestServer> {
+        Self::start_configured(backend, (cluster_adapters, nodepool_adapters), None).await
+    }
+
+    /// Start a server with the default required adapters that accepts only
+    /// these bearer tokens (`serve --auth`). Its `client` has no token; see
+    /// [`TestServer::client_with_token`].
+    pub async fn start_with_auth(backend: Backend, tokens: Tokens) -> Option<TestServer> {
+        Self::start_configured(backend, default_adapters(), Some(tokens)).await
+    }
+
+    async fn start_configured(
+        backend: Backend,
+        (cluster_adapters, nodepool_adapters): (Vec<String>, Vec<String>),
+        auth: Option<Tokens>,
     ) -> Option<TestServer> {
         let database = TestDatabase::create(backend).await?;
         let config = ServerConfig {
@@ -92,6 +110,7 @@ impl TestServer {
             database_url: database.url.clone(),
             cluster_adapters,
             nodepool_adapters,
+            auth,
         };
         let server = match hyperfleet_server::start(config).await {
             Ok(server) => server,
@@ -106,6 +125,11 @@ impl TestServer {
             server: Some(server),
             _database: database,
         })
+    }
+
+    /// An SDK client that sends `token` as its bearer token.
+    pub fn client_with_token(&self, token: &str) -> Client {
+        Client::new_with_token(&self.base_url, token).expect("a client with a token")
     }
 
     /// A plain HTTP client, for requests the SDK refuses to build.
@@ -139,6 +163,15 @@ impl Drop for TestServer {
             );
         }
     }
+}
+
+/// The required adapters of a server started without a choice.
+fn default_adapters() -> (Vec<String>, Vec<String>) {
+    let adapters = |list: &str| list.split(',').map(String::from).collect::<Vec<_>>();
+    (
+        adapters(hyperfleet_server::DEFAULT_CLUSTER_ADAPTERS),
+        adapters(hyperfleet_server::DEFAULT_NODEPOOL_ADAPTERS),
+    )
 }
 
 /// The seed's J1 cluster request, with another name.

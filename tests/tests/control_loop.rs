@@ -282,6 +282,7 @@ async fn hyperfleet_dev_takes_a_cluster_to_ready_and_away() {
             database_url: format!("sqlite://{}", dir.path().join("dev.db").display()),
             cluster_adapters: adapters(hyperfleet_server::DEFAULT_CLUSTER_ADAPTERS),
             nodepool_adapters: adapters(hyperfleet_server::DEFAULT_NODEPOOL_ADAPTERS),
+            auth: None,
         },
         simulation: simulation(Duration::from_millis(200), 0),
         sentinel: SentinelConfig {

@@ -183,6 +183,7 @@ async fn a_database_outage_is_503_and_the_service_recovers() {
         database_url: pg.url(),
         cluster_adapters: adapters(hyperfleet_server::DEFAULT_CLUSTER_ADAPTERS),
         nodepool_adapters: adapters(hyperfleet_server::DEFAULT_NODEPOOL_ADAPTERS),
+        auth: None,
     })
     .await
     .expect("the server starts on its own PostgreSQL");

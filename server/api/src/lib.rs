@@ -12,6 +12,7 @@ mod integral;
 mod lifecycle;
 mod nodepool;
 mod resource;
+mod security;
 mod status;
 pub mod validation;
 
@@ -38,6 +39,7 @@ pub use resource::{
     BASE_PATH, ClusterPath, DEFAULT_PAGE_SIZE, Health, Labels, MAX_PAGE_SIZE, NodePoolPath, Page,
     Phase, ResourceStatus,
 };
+pub use security::{BEARER_SCHEME, Guarded};
 pub use status::{
     AdapterPhase, AdapterStatus, AdapterStatusList, AdapterStatusReport, Condition,
     ConditionReport, ConditionStatus, FINALIZED, REQUIRED_CONDITIONS,
@@ -71,14 +73,21 @@ pub trait HyperfleetApi {
     /// report on it and its phase follows their reports. The name must be
     /// unique among existing clusters.
     ///
-    /// Errors: 400 `ValidationFailed` (every offending field in `details`),
-    /// 400 `BadRequest` (unreadable body), 409 `ClusterAlreadyExists`,
-    /// 413 `PayloadTooLarge`, 503 `Unavailable`.
+    /// With authentication on, the `team` label names the team that owns the
+    /// cluster: when it is absent it is set to the caller's team (a caller in
+    /// several teams must name one), and a member may only name a team it
+    /// belongs to.
+    ///
+    /// Errors: 400 `ValidationFailed` (every offending field in `details`;
+    /// also a missing `team` label from a caller in several teams),
+    /// 400 `BadRequest` (unreadable body), 401 `Unauthenticated`, 403
+    /// `PermissionDenied` (an adapter token, or a team the caller is not in),
+    /// 409 `ClusterAlreadyExists`, 413 `PayloadTooLarge`, 503 `Unavailable`.
     #[endpoint { method = POST, path = "/api/hyperfleet/v1/clusters", tags = ["clusters"] }]
     async fn cluster_create(
         rqctx: RequestContext<Self::Context>,
         body: JsonBody<ClusterCreateRequest>,
-    ) -> Result<HttpResponseCreated<Cluster>, Error>;
+    ) -> Result<Guarded<HttpResponseCreated<Cluster>>, Error>;
 
     /// List clusters, oldest first, one page at a time, optionally filtered.
     ///
@@ -86,22 +95,27 @@ pub trait HyperfleetApi {
     /// AND; `total` counts every match, not just this page. Example:
     /// `?labels=environment:production&phase=Ready&provider=gcp&region=us-east1`.
     ///
+    /// With authentication on, a member sees only its teams' clusters, and
+    /// `total` counts only those.
+    ///
     /// Errors: 400 `BadRequest` (a bad, unknown or repeated query
-    /// parameter, named in `details`), 503 `Unavailable`.
+    /// parameter, named in `details`), 401 `Unauthenticated`, 503
+    /// `Unavailable`.
     #[endpoint { method = GET, path = "/api/hyperfleet/v1/clusters", tags = ["clusters"] }]
     async fn cluster_list(
         rqctx: RequestContext<Self::Context>,
         query: QueryParams<ClusterListParams>,
-    ) -> Result<HttpResponseOk<ClusterList>, Error>;
+    ) -> Result<Guarded<HttpResponseOk<ClusterList>>, Error>;
 
     /// Get one cluster by id or by name.
     ///
-    /// Errors: 404 `ClusterNotFound`, 503 `Unavailable`.
+    /// Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's
+    /// cluster), 404 `ClusterNotFound`, 503 `Unavailable`.
     #[endpoint { method = GET, path = "/api/hyperfleet/v1/clusters/{cluster}", tags = ["clusters"] }]
     async fn cluster_view(
         rqctx: RequestContext<Self::Context>,
         path: PathParams<ClusterPath>,
-    ) -> Result<HttpResponseOk<Cluster>, Error>;
+    ) -> Result<Guarded<HttpResponseOk<Cluster>>, Error>;
 
     /// Change a cluster's spec or labels (JSON merge patch).
     ///
@@ -112,13 +126,15 @@ pub trait HyperfleetApi {
     /// nothing changes nothing.
     ///
     /// Errors: 400 `ValidationFailed` (including a `name` or unknown field),
+    /// 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster,
+    /// an adapter token, or a `team` label the caller may not set or remove),
     /// 404 `ClusterNotFound`, 409 `ResourceTerminating`, 503 `Unavailable`.
     #[endpoint { method = PATCH, path = "/api/hyperfleet/v1/clusters/{cluster}", tags = ["clusters"] }]
     async fn cluster_update(
         rqctx: RequestContext<Self::Context>,
         path: PathParams<ClusterPath>,
         body: JsonBody<ClusterPatch>,
-    ) -> Result<HttpResponseOk<Cluster>, Error>;
+    ) -> Result<Guarded<HttpResponseOk<Cluster>>, Error>;
 
     /// Delete a cluster and its node pools.
     ///
@@ -130,22 +146,26 @@ pub trait HyperfleetApi {
     /// `Terminating` cluster again changes nothing. With `force=true`, a
     /// `Terminating` cluster is removed at once, node pools included.
     ///
-    /// Errors: 404 `ClusterNotFound`, 409 `ResourceNotTerminating` (force on a
-    /// cluster that is not being deleted), 503 `Unavailable`.
+    /// Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's
+    /// cluster, or an adapter token), 404 `ClusterNotFound`, 409
+    /// `ResourceNotTerminating` (force on a cluster that is not being
+    /// deleted), 503 `Unavailable`.
     #[endpoint { method = DELETE, path = "/api/hyperfleet/v1/clusters/{cluster}", tags = ["clusters"] }]
     async fn cluster_delete(
         rqctx: RequestContext<Self::Context>,
         path: PathParams<ClusterPath>,
         query: QueryParams<DeleteParams>,
-    ) -> Result<HttpResponseAccepted<Cluster>, Error>;
+    ) -> Result<Guarded<HttpResponseAccepted<Cluster>>, Error>;
 
     /// Create a node pool in a cluster.
     ///
     /// The node pool starts in phase `Pending` at generation 1. The name must
     /// be unique within the cluster.
     ///
-    /// Errors: 400 `ValidationFailed`, 400 `BadRequest`, 404 `ClusterNotFound`,
-    /// 409 `NodePoolAlreadyExists`, 413 `PayloadTooLarge`, 503 `Unavailable`.
+    /// Errors: 400 `ValidationFailed`, 400 `BadRequest`, 401
+    /// `Unauthenticated`, 403 `PermissionDenied` (another team's cluster, or
+    /// an adapter token), 404 `ClusterNotFound`, 409 `NodePoolAlreadyExists`,
+    /// 413 `PayloadTooLarge`, 503 `Unavailable`.
     #[endpoint {
         method = POST,
         path = "/api/hyperfleet/v1/clusters/{cluster}/nodepools",
@@ -155,7 +175,7 @@ pub trait HyperfleetApi {
         rqctx: RequestContext<Self::Context>,
         path: PathParams<ClusterPath>,
         body: JsonBody<NodePoolCreateRequest>,
-    ) -> Result<HttpResponseCreated<NodePool>, Error>;
+    ) -> Result<Guarded<HttpResponseCreated<NodePool>>, Error>;
 
     /// List the node pools of a cluster, oldest first, optionally filtered.
     ///
@@ -163,7 +183,8 @@ pub trait HyperfleetApi {
     /// every match, not just this page.
     ///
     /// Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter,
-    /// named in `details`), 404 `ClusterNotFound`, 503 `Unavailable`.
+    /// named in `details`), 401 `Unauthenticated`, 403 `PermissionDenied`
+    /// (another team's cluster), 404 `ClusterNotFound`, 503 `Unavailable`.
     #[endpoint {
         method = GET,
         path = "/api/hyperfleet/v1/clusters/{cluster}/nodepools",
@@ -173,7 +194,7 @@ pub trait HyperfleetApi {
         rqctx: RequestContext<Self::Context>,
         path: PathParams<ClusterPath>,
         query: QueryParams<NodePoolListParams>,
-    ) -> Result<HttpResponseOk<NodePoolList>, Error>;
+    ) -> Result<Guarded<HttpResponseOk<NodePoolList>>, Error>;
 
     /// List the node pools of every cluster, oldest first, optionally filtered.
     ///
@@ -181,19 +202,23 @@ pub trait HyperfleetApi {
     /// `total` counts every match, not just this page.
     ///
     /// A `cluster_id` that names no cluster matches nothing (an empty list,
-    /// not a 404): this is a search, not a path.
+    /// not a 404): this is a search, not a path. With authentication on, a
+    /// member sees only the node pools of its teams' clusters, and `total`
+    /// counts only those.
     ///
     /// Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter,
-    /// named in `details`), 503 `Unavailable`.
+    /// named in `details`), 401 `Unauthenticated`, 503 `Unavailable`.
     #[endpoint { method = GET, path = "/api/hyperfleet/v1/nodepools", tags = ["nodepools"] }]
     async fn nodepool_list_all(
         rqctx: RequestContext<Self::Context>,
         query: QueryParams<NodePoolListAllParams>,
-    ) -> Result<HttpResponseOk<NodePoolList>, Error>;
+    ) -> Result<Guarded<HttpResponseOk<NodePoolList>>, Error>;
 
     /// Get one node pool of a cluster by id or by name.
     ///
-    /// Errors: 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 503 `Unavailable`.
+    /// Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's
+    /// cluster), 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 503
+    /// `Unavailable`.
     #[endpoint {
         method = GET,
         path = "/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}",
@@ -202,12 +227,14 @@ pub trait HyperfleetApi {
     async fn nodepool_view(
         rqctx: RequestContext<Self::Context>,
         path: PathParams<NodePoolPath>,
-    ) -> Result<HttpResponseOk<NodePool>, Error>;
+    ) -> Result<Guarded<HttpResponseOk<NodePool>>, Error>;
 
     /// Change a node pool's spec or labels (JSON merge patch); as for clusters.
     ///
-    /// Errors: 400 `ValidationFailed`, 404 `ClusterNotFound`, 404
-    /// `NodePoolNotFound`, 409 `ResourceTerminating`, 503 `Unavailable`.
+    /// Errors: 400 `ValidationFailed`, 401 `Unauthenticated`, 403
+    /// `PermissionDenied` (another team's cluster, or an adapter token), 404
+    /// `ClusterNotFound`, 404 `NodePoolNotFound`, 409 `ResourceTerminating`,
+    /// 503 `Unavailable`.
     #[endpoint {
         method = PATCH,
         path = "/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}",
@@ -217,14 +244,15 @@ pub trait HyperfleetApi {
         rqctx: RequestContext<Self::Context>,
         path: PathParams<NodePoolPath>,
         body: JsonBody<NodePoolPatch>,
-    ) -> Result<HttpResponseOk<NodePool>, Error>;
+    ) -> Result<Guarded<HttpResponseOk<NodePool>>, Error>;
 
     /// Delete a node pool; as for clusters. When its cluster is being
     /// deleted and has finalized, removing the last node pool removes the
     /// cluster too.
     ///
-    /// Errors: 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 409
-    /// `ResourceNotTerminating`, 503 `Unavailable`.
+    /// Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's
+    /// cluster, or an adapter token), 404 `ClusterNotFound`, 404
+    /// `NodePoolNotFound`, 409 `ResourceNotTerminating`, 503 `Unavailable`.
     #[endpoint {
         method = DELETE,
         path = "/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}",
@@ -234,7 +262,7 @@ pub trait HyperfleetApi {
         rqctx: RequestContext<Self::Context>,
         path: PathParams<NodePoolPath>,
         query: QueryParams<DeleteParams>,
-    ) -> Result<HttpResponseAccepted<NodePool>, Error>;
+    ) -> Result<Guarded<HttpResponseAccepted<NodePool>>, Error>;
 
     /// Report an adapter's status on a cluster.
     ///
@@ -242,7 +270,8 @@ pub trait HyperfleetApi {
     /// cluster's phase in the same transaction. The API sets each condition's
     /// `last_transition_time`, keeping it while the status stays the same.
     ///
-    /// Errors: 400 `ValidationFailed`, 404 `ClusterNotFound`, 409
+    /// Errors: 400 `ValidationFailed`, 401 `Unauthenticated`, 403
+    /// `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`, 409
     /// `GenerationConflict` (observed_generation above the cluster's), 409
     /// `StaleStatus` (below what this adapter already reported; nothing is
     /// stored), 503 `Unavailable`.
@@ -255,12 +284,13 @@ pub trait HyperfleetApi {
         rqctx: RequestContext<Self::Context>,
         path: PathParams<ClusterPath>,
         body: JsonBody<AdapterStatusReport>,
-    ) -> Result<HttpResponseOk<AdapterStatus>, Error>;
+    ) -> Result<Guarded<HttpResponseOk<AdapterStatus>>, Error>;
 
     /// Every adapter's latest report on a cluster, the cluster's phase, and
     /// the required adapters that have not reported yet.
     ///
-    /// Errors: 404 `ClusterNotFound`, 503 `Unavailable`.
+    /// Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's
+    /// cluster), 404 `ClusterNotFound`, 503 `Unavailable`.
     #[endpoint {
         method = GET,
         path = "/api/hyperfleet/v1/clusters/{cluster}/statuses",
@@ -269,12 +299,13 @@ pub trait HyperfleetApi {
     async fn cluster_status_list(
         rqctx: RequestContext<Self::Context>,
         path: PathParams<ClusterPath>,
-    ) -> Result<HttpResponseOk<AdapterStatusList>, Error>;
+    ) -> Result<Guarded<HttpResponseOk<AdapterStatusList>>, Error>;
 
     /// Report an adapter's status on a node pool; as for clusters.
     ///
-    /// Errors: 400 `ValidationFailed`, 404 `ClusterNotFound`, 404
-    /// `NodePoolNotFound`, 409 `GenerationConflict`, 409 `StaleStatus`,
+    /// Errors: 400 `ValidationFailed`, 401 `Unauthenticated`, 403
+    /// `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`,
+    /// 404 `NodePoolNotFound`, 409 `GenerationConflict`, 409 `StaleStatus`,
     /// 503 `Unavailable`.
     #[endpoint {
         method = PUT,
@@ -285,11 +316,13 @@ pub trait HyperfleetApi {
         rqctx: RequestContext<Self::Context>,
         path: PathParams<NodePoolPath>,
         body: JsonBody<AdapterStatusReport>,
-    ) -> Result<HttpResponseOk<AdapterStatus>, Error>;
+    ) -> Result<Guarded<HttpResponseOk<AdapterStatus>>, Error>;
 
     /// Every adapter's latest report on a node pool; as for clusters.
     ///
-    /// Errors: 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 503 `Unavailable`.
+    /// Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's
+    /// cluster), 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 503
+    /// `Unavailable`.
     #[endpoint {
         method = GET,
         path = "/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}/statuses",
@@ -298,15 +331,16 @@ pub trait HyperfleetApi {
     async fn nodepool_status_list(
         rqctx: RequestContext<Self::Context>,
         path: PathParams<NodePoolPath>,
-    ) -> Result<HttpResponseOk<AdapterStatusList>, Error>;
+    ) -> Result<Guarded<HttpResponseOk<AdapterStatusList>>, Error>;
 
-    /// Liveness: the process is up and serving.
+    /// Liveness: the process is up and serving. Needs no token.
     #[endpoint { method = GET, path = "/healthz", tags = ["health"] }]
     async fn health_live(
         rqctx: RequestContext<Self::Context>,
     ) -> Result<HttpResponseOk<Health>, Error>;
 
     /// Readiness: the database answers. 503 `Unavailable` when it does not.
+    /// Needs no token.
     #[endpoint { method = GET, path = "/readyz", tags = ["health"] }]
     async fn health_ready(
         rqctx: RequestContext<Self::Context>,
@@ -328,7 +362,8 @@ pub trait HyperfleetApi {
 }
 
 /// The OpenAPI document of [`HyperfleetApi`], with the seed payloads attached
-/// as examples to the operations that take or return them.
+/// as examples to the operations that take or return them, and the bearer
+/// security scheme.
 pub fn openapi_document() -> Result<serde_json::Value, String> {
     let description = hyperfleet_api_mod::stub_api_description()
         .map_err(|errors| format!("the API trait is inconsistent: {errors}"))?;
@@ -337,11 +372,17 @@ pub fn openapi_document() -> Result<serde_json::Value, String> {
         .description(
             "Control-plane API for cluster and node-pool provisioning. Users create clusters \
              and node pools; adapters report what they did; the API aggregates their reports \
-             into one phase (Pending, Not Ready, Ready, Terminating).",
+             into one phase (Pending, Not Ready, Ready, Terminating). When the server runs \
+             with authentication (`hyperfleet serve --auth FILE`), every operation under \
+             /api/hyperfleet/v1 needs a bearer token (401 `Unauthenticated` without one), \
+             and a token's role and teams decide what it may see and change (403 \
+             `PermissionDenied`): admins everything, members their teams' clusters, \
+             adapters reads and status reports.",
         )
         .json()
         .map_err(|e| format!("cannot serialize the OpenAPI document: {e}"))?;
     add_operation_examples(&mut document).map_err(|e| format!("cannot add examples: {e}"))?;
+    security::add_security(&mut document);
     Ok(document)
 }
 

@@ -8,11 +8,17 @@
 //!   owner)` index; several selectors AND their subqueries;
 //! - a phase set is `phase IN (...)`;
 //! - a name is `name = ?`, or `name LIKE ? ESCAPE '\'` for a glob (SQLite
-//!   has no default escape character, so it is always spelled out).
+//!   has no default escape character, so it is always spelled out);
+//! - a member's view of the fleet is `cluster_id IN (SELECT cluster_id FROM
+//!   cluster_labels WHERE key = 'team' AND value IN (...))`, from the same
+//!   index, on clusters and on node pools alike ([`owned_by_teams`]).
 
 use hyperfleet_api::{CommonFilter, LabelSelector, NameFilter};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{ColumnTrait, Condition, EntityTrait};
+
+use crate::access::TEAM_LABEL;
+use crate::db::entities::cluster_label;
 
 /// The columns of one resource's table that the shared filters use.
 pub struct ResourceColumns<C> {
@@ -79,6 +85,18 @@ where
     condition
 }
 
+/// Rows whose `cluster_id` column (a cluster's id, or a node pool's
+/// cluster) names a cluster whose `team` label is one of `teams`.
+pub fn owned_by_teams<C: ColumnTrait>(cluster_id: C, teams: &[String]) -> Condition {
+    let mut owners = Query::select();
+    owners
+        .column(cluster_label::Column::ClusterId)
+        .from(cluster_label::Entity)
+        .and_where(cluster_label::Column::Key.eq(TEAM_LABEL))
+        .and_where(cluster_label::Column::Value.is_in(teams.iter().map(String::as_str)));
+    Condition::all().add(cluster_id.in_subquery(owners))
+}
+
 #[cfg(test)]
 mod tests {
     use hyperfleet_api::{Phase, glob_to_like};
@@ -136,6 +154,25 @@ mod tests {
             )
         );
         assert_eq!(sql(&CommonFilter::default(), DbBackend::Sqlite), "TRUE");
+    }
+
+    #[test]
+    fn team_scopes_are_one_indexed_subquery() {
+        let teams = ["alpha".to_string(), "beta".to_string()];
+        let statement = crate::db::entities::nodepool::Entity::find()
+            .filter(owned_by_teams(
+                crate::db::entities::nodepool::Column::ClusterId,
+                &teams,
+            ))
+            .build(DbBackend::Postgres)
+            .to_string();
+        assert!(
+            statement.ends_with(concat!(
+                r#"WHERE "nodepools"."cluster_id" IN (SELECT "cluster_id" FROM "cluster_labels" "#,
+                r#"WHERE "cluster_labels"."key" = 'team' AND "cluster_labels"."value" IN ('alpha', 'beta'))"#,
+            )),
+            "{statement}"
+        );
     }
 
     #[test]

@@ -1,0 +1,216 @@
+//! What a caller may do (issue 10): the rules of the three roles, and the
+//! team that owns a cluster, which is its `team` label.
+//!
+//! Every lookup of a cluster or node pool named in a path goes through
+//! [`Caller::check_cluster`] (in `cluster::find`), so no operation can reach
+//! another team's cluster by forgetting a check; lists add
+//! [`Caller::scope`] to their SQL, so `total` counts only what the caller
+//! may see. A node pool belongs to its cluster's team.
+
+use std::sync::Arc;
+
+use hyperfleet_api::{Error, FieldError, Labels};
+
+use crate::auth::{Principal, Role};
+use crate::db::entities::cluster;
+use crate::error::ServiceError;
+use crate::resource;
+
+/// The label that names the team owning a cluster.
+pub const TEAM_LABEL: &str = "team";
+
+/// Who sent a request, as far as permissions go.
+#[derive(Clone, Debug)]
+pub enum Caller {
+    /// Authentication is off (`serve` without `--auth`): anyone may do
+    /// anything, and clusters get no team by default.
+    Anyone,
+    /// The holder of a valid token.
+    Principal(Arc<Principal>),
+}
+
+/// Which clusters a caller may see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope<'a> {
+    All,
+    /// Those whose `team` label is one of these.
+    Teams(&'a [String]),
+}
+
+impl Caller {
+    /// Creating, changing and deleting resources: everyone but adapters.
+    pub fn check_write(&self) -> Result<(), ServiceError> {
+        match self {
+            Caller::Principal(p) if p.role == Role::Adapter => Err(ServiceError::Forbidden(
+                "adapter tokens may only read resources and report statuses".to_string(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reading a cluster, changing it, or anything inside it (node pools,
+    /// statuses): a member only on its teams' clusters.
+    pub fn check_cluster(&self, row: &cluster::Model) -> Result<(), ServiceError> {
+        let Scope::Teams(teams) = self.scope() else {
+            return Ok(());
+        };
+        let labels = resource::labels_from_text(&row.labels)?;
+        match labels.get(TEAM_LABEL) {
+            Some(team) if teams.contains(team) => Ok(()),
+            _ => Err(ServiceError::ClusterForbidden),
+        }
+    }
+
+    /// Which clusters lists show this caller.
+    pub fn scope(&self) -> Scope<'_> {
+        match self {
+            Caller::Principal(p) if p.role == Role::Member => Scope::Teams(&p.teams),
+            _ => Scope::All,
+        }
+    }
+
+    /// Give a new cluster its team: the caller's when the `team` label is
+    /// absent (a caller in several teams must choose; an admin in none
+    /// leaves the cluster without a team, visible to admins and adapters
+    /// only). A member may only name one of its own teams.
+    pub fn assign_team(&self, labels: &mut Labels) -> Result<(), ServiceError> {
+        let Caller::Principal(principal) = self else {
+            return Ok(());
+        };
+        match labels.get(TEAM_LABEL) {
+            Some(team) => self.check_team(team),
+            None => match principal.teams.as_slice() {
+                [] => Ok(()),
+                [team] => {
+                    labels.insert(TEAM_LABEL.to_string(), team.clone());
+                    Ok(())
+                }
+                several => Err(Error::validation(vec![FieldError {
+                    field: format!("labels.{TEAM_LABEL}"),
+                    message: format!(
+                        "you belong to several teams ({}): name the one that owns the cluster",
+                        several.join(", ")
+                    ),
+                }])
+                .into()),
+            },
+        }
+    }
+
+    /// A patch may move a cluster only to a team the caller is in, and a
+    /// member may not remove the team (the cluster would be lost to it).
+    pub fn check_team_change(&self, old: &Labels, new: &Labels) -> Result<(), ServiceError> {
+        if old.get(TEAM_LABEL) == new.get(TEAM_LABEL) {
+            return Ok(());
+        }
+        match new.get(TEAM_LABEL) {
+            Some(team) => self.check_team(team),
+            None if self.scope() == Scope::All => Ok(()),
+            None => Err(ServiceError::Forbidden(
+                "a member may not remove a cluster's team label".to_string(),
+            )),
+        }
+    }
+
+    fn check_team(&self, team: &str) -> Result<(), ServiceError> {
+        match self.scope() {
+            Scope::Teams(teams) if !teams.iter().any(|t| t == team) => Err(
+                ServiceError::Forbidden(format!("User is not a member of team {team:?}")),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(role: Role, teams: &[&str]) -> Caller {
+        Caller::Principal(Arc::new(Principal {
+            subject: "someone".into(),
+            teams: teams.iter().map(|t| t.to_string()).collect(),
+            role,
+        }))
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn only_adapters_may_not_write() {
+        assert!(Caller::Anyone.check_write().is_ok());
+        assert!(caller(Role::Admin, &[]).check_write().is_ok());
+        assert!(caller(Role::Member, &["alpha"]).check_write().is_ok());
+        assert!(matches!(
+            caller(Role::Adapter, &[]).check_write(),
+            Err(ServiceError::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn members_see_their_teams_only() {
+        assert_eq!(Caller::Anyone.scope(), Scope::All);
+        assert_eq!(caller(Role::Admin, &["alpha"]).scope(), Scope::All);
+        assert_eq!(caller(Role::Adapter, &[]).scope(), Scope::All);
+        let alpha = ["alpha".to_string()];
+        assert_eq!(
+            caller(Role::Member, &["alpha"]).scope(),
+            Scope::Teams(&alpha)
+        );
+    }
+
+    #[test]
+    fn new_clusters_get_the_callers_team() {
+        let mut given = labels(&[("env", "prod")]);
+        caller(Role::Member, &["alpha"])
+            .assign_team(&mut given)
+            .expect("defaulted");
+        assert_eq!(given, labels(&[("env", "prod"), ("team", "alpha")]));
+
+        let mut none = Labels::new();
+        Caller::Anyone.assign_team(&mut none).expect("open");
+        caller(Role::Admin, &[])
+            .assign_team(&mut none)
+            .expect("an admin in no team");
+        assert_eq!(none, Labels::new());
+
+        let several = caller(Role::Member, &["alpha", "beta"]);
+        match several.assign_team(&mut Labels::new()) {
+            Err(ServiceError::Api(error)) => assert_eq!(error.details[0].field, "labels.team"),
+            other => panic!("{other:?}"),
+        }
+        several
+            .assign_team(&mut labels(&[("team", "beta")]))
+            .expect("one of its teams");
+        assert!(matches!(
+            caller(Role::Member, &["alpha"]).assign_team(&mut labels(&[("team", "beta")])),
+            Err(ServiceError::Forbidden(_))
+        ));
+        caller(Role::Admin, &[])
+            .assign_team(&mut labels(&[("team", "beta")]))
+            .expect("admins name any team");
+    }
+
+    #[test]
+    fn team_changes() {
+        let alpha = labels(&[("team", "alpha")]);
+        let beta = labels(&[("team", "beta")]);
+        let member = caller(Role::Member, &["alpha", "gamma"]);
+        assert!(member.check_team_change(&alpha, &alpha).is_ok());
+        assert!(
+            member
+                .check_team_change(&alpha, &labels(&[("team", "gamma")]))
+                .is_ok()
+        );
+        assert!(member.check_team_change(&alpha, &beta).is_err());
+        assert!(member.check_team_change(&alpha, &Labels::new()).is_err());
+        let admin = caller(Role::Admin, &[]);
+        assert!(admin.check_team_change(&alpha, &beta).is_ok());
+        assert!(admin.check_team_change(&alpha, &Labels::new()).is_ok());
+    }
+}
