@@ -147,9 +147,15 @@ fn run_once(
     let log_path = work.join(format!("server-{index}.log"));
     let log = std::fs::File::create(&log_path)
         .with_context(|| format!("cannot create {}", log_path.display()))?;
+    // The contract declares bearer auth, so the server runs with it on (or
+    // schemathesis' ignored_auth check rightly fails); schemathesis calls
+    // with an admin token minted for this run.
+    let (token, auth_file) = mint_admin_token(server_bin, data.path())?;
     let mut command = Command::new(server_bin);
     command
         .arg("serve")
+        .arg("--auth")
+        .arg(&auth_file)
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
         .arg("--database-url")
@@ -183,6 +189,7 @@ fn run_once(
         // recursion depth mismatch") as a random runtime error.
         .args(["--workers", "1"])
         .args(["--request-timeout", "30"])
+        .args(["--header", &format!("Authorization: Bearer {token}")])
         .env(
             "SCHEMATHESIS_HOOKS",
             root.join("xtask/schemathesis/hooks.py"),
@@ -200,6 +207,40 @@ fn run_once(
     }
     stopped?;
     Ok(outcome.success())
+}
+
+/// `hyperfleet token new` for an admin; returns the token and an auth file
+/// holding its line.
+fn mint_admin_token(server_bin: &Path, dir: &Path) -> Result<(String, PathBuf)> {
+    let output = Command::new(server_bin)
+        .args([
+            "token",
+            "new",
+            "--subject",
+            "schemathesis",
+            "--role",
+            "admin",
+        ])
+        .output()
+        .context("cannot run `hyperfleet token new`")?;
+    if !output.status.success() {
+        bail!(
+            "`hyperfleet token new` failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    let [token, entry] = lines.as_slice() else {
+        bail!("unexpected output of `hyperfleet token new`: {text}");
+    };
+    let file = dir.join("auth.json");
+    std::fs::write(&file, format!("{{{entry}}}\n"))
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    Ok((token.trim().to_string(), file))
 }
 
 /// A port that was free a moment ago (the server binds it right after).

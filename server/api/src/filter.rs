@@ -21,7 +21,7 @@ use crate::validation::{MAX_LABELS, MAX_NAME_LEN, check_label_key, check_label_v
 #[serde(deny_unknown_fields)]
 pub struct ClusterListParams {
     /// Page number, from 1 (default 1).
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 4_294_967_295u32))]
     pub page: Option<u32>,
     /// Items per page, 1 to 1000 (default 100).
     #[schemars(range(min = 1, max = 1000))]
@@ -29,17 +29,26 @@ pub struct ClusterListParams {
     /// Label selector: comma-separated `key:value` pairs, each of which must
     /// match; a bare `key` matches resources that have the key, whatever its
     /// value. Example: `environment:production,team:platform`.
+    #[schemars(regex(
+        pattern = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?(,([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?){0,63}$"
+    ))]
     pub labels: Option<String>,
     /// One phase, or a comma-separated set of phases of which any matches:
     /// `Pending`, `Not Ready`, `Ready`, `Terminating`. Example:
     /// `Pending,Not Ready`.
+    #[schemars(regex(
+        pattern = r"^(Pending|Not Ready|Ready|Terminating)(,(Pending|Not Ready|Ready|Terminating))*$"
+    ))]
     pub phase: Option<String>,
     /// Exact cloud provider, such as `gcp`.
+    #[schemars(regex(pattern = r"^[a-z0-9-]{1,63}$"))]
     pub provider: Option<String>,
     /// Exact region, such as `us-east1`.
+    #[schemars(regex(pattern = r"^[a-z0-9-]{1,63}$"))]
     pub region: Option<String>,
     /// Exact name, or a glob when it contains `*` (any run of characters):
     /// `my-*` for a prefix, `*test*` for a partial match.
+    #[schemars(regex(pattern = r"^[a-z0-9*-]{1,63}$"))]
     pub name: Option<String>,
 }
 
@@ -49,18 +58,25 @@ pub struct ClusterListParams {
 #[serde(deny_unknown_fields)]
 pub struct NodePoolListParams {
     /// Page number, from 1 (default 1).
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 4_294_967_295u32))]
     pub page: Option<u32>,
     /// Items per page, 1 to 1000 (default 100).
     #[schemars(range(min = 1, max = 1000))]
     pub size: Option<u32>,
     /// Label selector: comma-separated `key:value` pairs, each of which must
     /// match; a bare `key` matches node pools that have the key.
+    #[schemars(regex(
+        pattern = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?(,([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?){0,63}$"
+    ))]
     pub labels: Option<String>,
     /// One phase, or a comma-separated set of phases of which any matches:
     /// `Pending`, `Not Ready`, `Ready`, `Terminating`.
+    #[schemars(regex(
+        pattern = r"^(Pending|Not Ready|Ready|Terminating)(,(Pending|Not Ready|Ready|Terminating))*$"
+    ))]
     pub phase: Option<String>,
     /// Exact name, or a glob when it contains `*` (any run of characters).
+    #[schemars(regex(pattern = r"^[a-z0-9*-]{1,63}$"))]
     pub name: Option<String>,
 }
 
@@ -71,7 +87,7 @@ pub struct NodePoolListParams {
 #[serde(deny_unknown_fields)]
 pub struct NodePoolListAllParams {
     /// Page number, from 1 (default 1).
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 4_294_967_295u32))]
     pub page: Option<u32>,
     /// Items per page, 1 to 1000 (default 100).
     #[schemars(range(min = 1, max = 1000))]
@@ -80,11 +96,18 @@ pub struct NodePoolListAllParams {
     pub cluster_id: Option<Uuid>,
     /// Label selector: comma-separated `key:value` pairs, each of which must
     /// match; a bare `key` matches node pools that have the key.
+    #[schemars(regex(
+        pattern = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?(,([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?){0,63}$"
+    ))]
     pub labels: Option<String>,
     /// One phase, or a comma-separated set of phases of which any matches:
     /// `Pending`, `Not Ready`, `Ready`, `Terminating`.
+    #[schemars(regex(
+        pattern = r"^(Pending|Not Ready|Ready|Terminating)(,(Pending|Not Ready|Ready|Terminating))*$"
+    ))]
     pub phase: Option<String>,
     /// Exact name, or a glob when it contains `*` (any run of characters).
+    #[schemars(regex(pattern = r"^[a-z0-9*-]{1,63}$"))]
     pub name: Option<String>,
 }
 
