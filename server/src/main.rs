@@ -50,6 +50,10 @@ struct ServeArgs {
     listen: SocketAddr,
     #[command(flatten)]
     database: DatabaseArgs,
+    /// Most connections to PostgreSQL (SQLite always uses 4). On few cores,
+    /// fewer connections than concurrent requests can serve more requests.
+    #[arg(long, env = "HYPERFLEET_DATABASE_POOL_SIZE", default_value_t = db::DEFAULT_POSTGRES_POOL_SIZE)]
+    database_pool_size: u32,
     /// Adapters that must be complete for a cluster to be Ready
     /// (comma-separated; empty: clusters are Ready at once).
     #[arg(long, env = "HYPERFLEET_CLUSTER_ADAPTERS", default_value = DEFAULT_CLUSTER_ADAPTERS)]
@@ -66,7 +70,7 @@ async fn main() -> Result<()> {
     init_tracing(cli.log_format);
     match cli.command {
         Command::Migrate(args) => {
-            let db = db::connect(&args.database_url)
+            let db = db::connect(&args.database_url, None)
                 .await
                 .with_context(|| format!("cannot open {}", args.database_url))?;
             db::migrate(&db).await.context("migration failed")?;
@@ -81,6 +85,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let config = ServerConfig {
         listen: args.listen,
         database_url: args.database.database_url.clone(),
+        database_pool_size: Some(args.database_pool_size),
         cluster_adapters: split_list(&args.cluster_adapters),
         nodepool_adapters: split_list(&args.nodepool_adapters),
     };

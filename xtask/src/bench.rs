@@ -47,6 +47,10 @@ pub struct BenchArgs {
     /// postgres://postgres@127.0.0.1:5432.
     #[arg(long)]
     database_url: Option<String>,
+    /// `--database-pool-size` of the server under test (default: the
+    /// server's own default).
+    #[arg(long)]
+    server_pool_size: Option<u32>,
     /// `RUST_LOG` of the server under test (`info` logs every request).
     #[arg(long, default_value = "warn")]
     server_log: String,
@@ -155,6 +159,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         &binary,
         port,
         &database.target.url,
+        args.server_pool_size,
         &args.server_log,
         &work_dir,
     )?;
@@ -495,20 +500,25 @@ impl Server {
         binary: &Path,
         port: u16,
         database_url: &str,
+        pool_size: Option<u32>,
         log: &str,
         work_dir: &Path,
     ) -> Result<Self> {
         let log_path = work_dir.join("server.log");
         let log_file = std::fs::File::create(&log_path)
             .with_context(|| format!("cannot create {}", log_path.display()))?;
-        let child = Command::new(binary)
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--database-url",
-                database_url,
-            ])
+        let mut command = Command::new(binary);
+        command.args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            database_url,
+        ]);
+        if let Some(size) = pool_size {
+            command.args(["--database-pool-size", &size.to_string()]);
+        }
+        let child = command
             .env("RUST_LOG", log)
             .stdout(Stdio::null())
             .stderr(log_file)
