@@ -178,8 +178,23 @@ pub fn run(args: BenchArgs) -> Result<()> {
     for scenario in &scenarios {
         println!("load average: {}", load_average());
         step(&format!("API: {}", scenario.title));
+        let cpu_before = (server.cpu_seconds(), cpu_seconds("self"));
         let api = runtime.block_on(load(&server.base_url, scenario, &plan))?;
+        let cpu_after = (server.cpu_seconds(), cpu_seconds("self"));
         println!("{}", api.summary());
+        // Where the two cores went (warm-up included): what the server and
+        // the load generator used per request; PostgreSQL and the rest of
+        // the machine had what is left.
+        if let ((Some(s0), Some(l0)), (Some(s1), Some(l1))) = (cpu_before, cpu_after) {
+            let requests = api.requests.max(1) as f64;
+            println!(
+                "CPU: server {:.1} s ({:.0} us/request), load generator {:.1} s ({:.0} us/request)",
+                s1 - s0,
+                (s1 - s0) * 1e6 / requests,
+                l1 - l0,
+                (l1 - l0) * 1e6 / requests
+            );
+        }
         step(&format!("pgbench: {}", scenario.title));
         let pgbench = pgbench(&database, scenario, &plan, &work_dir)?;
         println!("{}", pgbench.summary());
@@ -489,6 +504,24 @@ fn list_script(filter: &str) -> String {
     )
 }
 
+/// User plus system CPU seconds a process has used so far (`pid` or
+/// `self`), from `/proc/PID/stat`; `None` where that cannot be read.
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_cpu_seconds(&stat)
+}
+
+/// Fields 14 and 15 of `/proc/PID/stat` (utime, stime), in clock ticks of
+/// 1/100 s (USER_HZ on Linux). The command name (field 2) may contain
+/// spaces, so count from its closing parenthesis.
+fn parse_cpu_seconds(stat: &str) -> Option<f64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
 /// The server under test: a child process, stopped with SIGTERM.
 struct Server {
     child: Option<Child>,
@@ -529,6 +562,10 @@ impl Server {
             child: Some(child),
             base_url: format!("http://127.0.0.1:{port}"),
         })
+    }
+
+    fn cpu_seconds(&self) -> Option<f64> {
+        cpu_seconds(&self.child.as_ref()?.id().to_string())
     }
 
     async fn wait_ready(&self) -> Result<()> {
@@ -903,6 +940,14 @@ mod tests {
         assert_eq!(parse_pgbench_failed(stdout), Some(3));
         let log = "0 1 812 0 1764130000 123456\n1 1 1040 0 1764130000 123999\n";
         assert_eq!(parse_pgbench_log(log).collect::<Vec<_>>(), [812, 1040]);
+    }
+
+    #[test]
+    fn reads_cpu_time_from_proc_stat() {
+        let stat = "4242 (tokio runtime) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 130 0 0 20 0 3";
+        assert_eq!(parse_cpu_seconds(stat), Some(3.8));
+        assert_eq!(parse_cpu_seconds("garbage"), None);
+        assert!(cpu_seconds("self").is_some_and(|s| s >= 0.0));
     }
 
     #[test]
