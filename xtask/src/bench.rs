@@ -43,8 +43,9 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 32)]
     connections: usize,
     /// The database to create, seed and drop; it must not exist yet, and
-    /// must be on this machine. Default: a fresh `hyperfleet_bench_*` on
-    /// postgres://postgres@127.0.0.1:5432.
+    /// must be on this machine. Parameters after `?` (`sslmode=disable`)
+    /// apply to the server, pgbench and psql alike. Default: a fresh
+    /// `hyperfleet_bench_*` on postgres://postgres@127.0.0.1:5432.
     #[arg(long)]
     database_url: Option<String>,
     /// `--database-pool-size` of the server under test (default: the
@@ -251,9 +252,11 @@ impl DatabaseTarget {
             .strip_prefix("postgres://")
             .or_else(|| url.strip_prefix("postgresql://"))
             .context("--database-url must start with postgres://")?;
-        let (authority, name) = rest
+        let (authority, path) = rest
             .split_once('/')
             .context("--database-url must name a database (…/NAME)")?;
+        // Connection parameters (`?sslmode=disable`) apply to every client.
+        let (name, params) = path.split_once('?').map_or((path, ""), |(n, p)| (n, p));
         let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
         let host = if let Some(v6) = host_port.strip_prefix('[') {
             v6.split_once(']').map_or(v6, |(h, _)| h)
@@ -273,10 +276,15 @@ impl DatabaseTarget {
                 && name != "postgres",
             "the database name {name:?} must be 1-63 of a-z, 0-9 and _ (and not postgres)"
         );
-        let base = &url[..url.len() - name.len()];
+        let base = &url[..url.len() - path.len()];
+        let params = if params.is_empty() {
+            String::new()
+        } else {
+            format!("?{params}")
+        };
         Ok(Self {
             url: url.to_string(),
-            admin_url: format!("{base}postgres"),
+            admin_url: format!("{base}postgres{params}"),
             name: name.to_string(),
         })
     }
@@ -918,6 +926,12 @@ mod tests {
         );
         assert!(DatabaseTarget::parse("postgres://u@localhost/b").is_ok());
         assert!(DatabaseTarget::parse("postgres://u@[::1]:5432/b").is_ok());
+        let plain = DatabaseTarget::parse("postgres://u@127.0.0.1/b?sslmode=disable")?;
+        assert_eq!(plain.name, "b");
+        assert_eq!(
+            plain.admin_url,
+            "postgres://u@127.0.0.1/postgres?sslmode=disable"
+        );
         for bad in [
             "postgres://postgres@10.0.0.5:5432/bench",
             "postgres://postgres@db.example.com/bench",
