@@ -42,6 +42,8 @@ pub const DEFAULT_NODEPOOL_ADAPTERS: &str = "validation,infrastructure";
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub database_url: String,
+    /// Most connections of the PostgreSQL pool (`None`: the default).
+    pub database_pool_size: Option<u32>,
     pub cluster_adapters: Vec<String>,
     pub nodepool_adapters: Vec<String>,
     /// The bearer tokens that may call (`--auth FILE`); `None` leaves the
@@ -91,7 +93,7 @@ impl RunningServer {
 
 /// Connect, migrate, and start serving.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
-    let db = db::connect(&config.database_url)
+    let db = db::connect(&config.database_url, config.database_pool_size)
         .await
         .map_err(StartError::Database)?;
     db::migrate(&db).await.map_err(StartError::Migrate)?;

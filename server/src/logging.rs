@@ -20,6 +20,20 @@ impl Drain for TracingDrain {
     type Err = slog::Never;
 
     fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
+        // Dropshot logs every request; formatting the fields of a record the
+        // subscriber then drops would be paid on every request for nothing.
+        let enabled = match record.level() {
+            Level::Critical | Level::Error => {
+                tracing::enabled!(target: "dropshot", tracing::Level::ERROR)
+            }
+            Level::Warning => tracing::enabled!(target: "dropshot", tracing::Level::WARN),
+            Level::Info => tracing::enabled!(target: "dropshot", tracing::Level::INFO),
+            Level::Debug => tracing::enabled!(target: "dropshot", tracing::Level::DEBUG),
+            Level::Trace => tracing::enabled!(target: "dropshot", tracing::Level::TRACE),
+        };
+        if !enabled {
+            return Ok(());
+        }
         let mut fields = Fields(String::new());
         // Errors here only mean a field could not be formatted; the message
         // is still worth logging.

@@ -238,6 +238,10 @@ struct ServeArgs {
     /// On SIGTERM, how long in-flight requests may take to finish.
     #[arg(long, env = "HYPERFLEET_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     shutdown_timeout: Duration,
+    /// Most connections to PostgreSQL (SQLite always uses 4). On few cores,
+    /// fewer connections than concurrent requests can serve more requests.
+    #[arg(long, env = "HYPERFLEET_DATABASE_POOL_SIZE", default_value_t = db::DEFAULT_POSTGRES_POOL_SIZE)]
+    database_pool_size: u32,
     /// Adapters that must be complete for a cluster to be Ready
     /// (comma-separated; empty: clusters are Ready at once).
     #[arg(long, env = "HYPERFLEET_CLUSTER_ADAPTERS", default_value = DEFAULT_CLUSTER_ADAPTERS)]
@@ -264,7 +268,7 @@ async fn main() -> Result<()> {
     init_tracing(cli.log_format, default_filter);
     match cli.command {
         Command::Migrate(args) => {
-            let db = db::connect(&args.database_url)
+            let db = db::connect(&args.database_url, None)
                 .await
                 .with_context(|| format!("cannot open {}", args.database_url))?;
             db::migrate(&db).await.context("migration failed")?;
@@ -287,6 +291,7 @@ fn server_config(args: &ServeArgs) -> Result<ServerConfig> {
     Ok(ServerConfig {
         listen: args.listen,
         database_url: args.database.database_url.clone(),
+        database_pool_size: Some(args.database_pool_size),
         cluster_adapters: split_list(&args.cluster_adapters),
         nodepool_adapters: split_list(&args.nodepool_adapters),
         auth,

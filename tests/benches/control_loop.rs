@@ -91,6 +91,7 @@ async fn run(transport: Transport, clusters: usize) -> Outcome {
     let server = start(ServerConfig {
         listen: "127.0.0.1:0".parse().expect("an address"),
         database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
+        database_pool_size: None,
         cluster_adapters: adapters(hyperfleet_server::DEFAULT_CLUSTER_ADAPTERS),
         nodepool_adapters: adapters(hyperfleet_server::DEFAULT_NODEPOOL_ADAPTERS),
         auth: None,

@@ -215,6 +215,7 @@ async fn main() {
     let server = hyperfleet_server::start(hyperfleet_server::ServerConfig {
         listen: "127.0.0.1:0".parse().expect("an address"),
         database_url: url,
+        database_pool_size: None,
         cluster_adapters: adapters(hyperfleet_server::DEFAULT_CLUSTER_ADAPTERS),
         nodepool_adapters: adapters(hyperfleet_server::DEFAULT_NODEPOOL_ADAPTERS),
         auth: None,

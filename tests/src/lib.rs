@@ -108,6 +108,7 @@ impl TestServer {
         let config = ServerConfig {
             listen: "127.0.0.1:0".parse().expect("a valid socket address"),
             database_url: database.url.clone(),
+            database_pool_size: None,
             cluster_adapters,
             nodepool_adapters,
             auth,

@@ -831,6 +831,7 @@ async fn dev_with_auth_takes_a_cluster_to_ready() {
         server: hyperfleet_server::ServerConfig {
             listen: "127.0.0.1:0".parse().expect("an address"),
             database_url: format!("sqlite://{}", dir.path().join("dev.db").display()),
+            database_pool_size: None,
             cluster_adapters: adapters(hyperfleet_server::DEFAULT_CLUSTER_ADAPTERS),
             nodepool_adapters: adapters(hyperfleet_server::DEFAULT_NODEPOOL_ADAPTERS),
             auth: Some(auth_file_tokens()),

@@ -280,6 +280,7 @@ async fn hyperfleet_dev_takes_a_cluster_to_ready_and_away() {
         server: hyperfleet_server::ServerConfig {
             listen: "127.0.0.1:0".parse().expect("an address"),
             database_url: format!("sqlite://{}", dir.path().join("dev.db").display()),
+            database_pool_size: None,
             cluster_adapters: adapters(hyperfleet_server::DEFAULT_CLUSTER_ADAPTERS),
             nodepool_adapters: adapters(hyperfleet_server::DEFAULT_NODEPOOL_ADAPTERS),
             auth: None,

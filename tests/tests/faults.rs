@@ -181,6 +181,7 @@ async fn a_database_outage_is_503_and_the_service_recovers() {
     let server = hyperfleet_server::start(hyperfleet_server::ServerConfig {
         listen: "127.0.0.1:0".parse().expect("an address"),
         database_url: pg.url(),
+        database_pool_size: None,
         cluster_adapters: adapters(hyperfleet_server::DEFAULT_CLUSTER_ADAPTERS),
         nodepool_adapters: adapters(hyperfleet_server::DEFAULT_NODEPOOL_ADAPTERS),
         auth: None,

@@ -19,6 +19,7 @@
 //! version of it).
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -42,16 +43,25 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 32)]
     connections: usize,
     /// The database to create, seed and drop; it must not exist yet, and
-    /// must be on this machine. Default: a fresh `hyperfleet_bench_*` on
-    /// postgres://postgres@127.0.0.1:5432.
+    /// must be on this machine. Parameters after `?` (`sslmode=disable`)
+    /// apply to the server, pgbench and psql alike. Default: a fresh
+    /// `hyperfleet_bench_*` on postgres://postgres@127.0.0.1:5432.
     #[arg(long)]
     database_url: Option<String>,
+    /// `--database-pool-size` of the server under test (default: the
+    /// server's own default).
+    #[arg(long)]
+    server_pool_size: Option<u32>,
     /// `RUST_LOG` of the server under test (`info` logs every request).
     #[arg(long, default_value = "warn")]
     server_log: String,
     /// A quick run: 200 clusters, 2 seconds, 4 connections, no warm-up.
     #[arg(long)]
     smoke: bool,
+    /// Run only these scenarios (comma-separated: get, list, list-narrow,
+    /// create); default all.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 /// What one run measures, after `--smoke` is applied.
@@ -83,10 +93,28 @@ impl BenchArgs {
     }
 }
 
-/// The filtered list every list request asks for (and pgbench repeats).
+/// The broad filtered list: about 4 300 matches in 100 000 clusters, all of
+/// which the exact `total` has to count.
 const LIST_QUERY: &str = "labels=environment:production,team:platform&phase=Ready&size=10";
+/// J3's narrow search (production platform clusters on GCP in us-east1 that
+/// are Ready): about 240 matches in 100 000 clusters.
+const LIST_NARROW_QUERY: &str = "labels=environment:production,team:platform&phase=Ready\
+                                 &provider=gcp&region=us-east1&size=10";
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    // `cargo xtask` builds xtask unoptimized, and an unoptimized load
+    // generator (reqwest, hyper, tokio) measures itself, not the server:
+    // run the same command again from a release build.
+    if cfg!(debug_assertions) {
+        step("cargo run --release -p xtask -- bench (an optimized load generator)");
+        let status = Command::new("cargo")
+            .args(["run", "--quiet", "--release", "-p", "xtask", "--"])
+            .args(std::env::args_os().skip(1))
+            .current_dir(workspace_root())
+            .status()?;
+        ensure!(status.success(), "the benchmark failed");
+        return Ok(());
+    }
     let plan = args.plan();
     ensure!(plan.clusters >= 1, "--clusters must be at least 1");
     ensure!(plan.connections >= 1, "--connections must be at least 1");
@@ -132,6 +160,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         &binary,
         port,
         &database.target.url,
+        args.server_pool_size,
         &args.server_log,
         &work_dir,
     )?;
@@ -141,12 +170,32 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .build()?;
     runtime.block_on(server.wait_ready())?;
 
-    let scenarios = scenarios(plan.clusters);
+    let mut scenarios = scenarios(plan.clusters);
+    if !args.only.is_empty() {
+        scenarios.retain(|s| args.only.iter().any(|name| name == s.name));
+        ensure!(!scenarios.is_empty(), "--only names no scenario");
+    }
     let mut rows = Vec::new();
     for scenario in &scenarios {
+        println!("load average: {}", load_average());
         step(&format!("API: {}", scenario.title));
+        let cpu_before = (server.cpu_seconds(), cpu_seconds("self"));
         let api = runtime.block_on(load(&server.base_url, scenario, &plan))?;
+        let cpu_after = (server.cpu_seconds(), cpu_seconds("self"));
         println!("{}", api.summary());
+        // Where the two cores went (warm-up included): what the server and
+        // the load generator used per request; PostgreSQL and the rest of
+        // the machine had what is left.
+        if let ((Some(s0), Some(l0)), (Some(s1), Some(l1))) = (cpu_before, cpu_after) {
+            let requests = api.requests.max(1) as f64;
+            println!(
+                "CPU: server {:.1} s ({:.0} us/request), load generator {:.1} s ({:.0} us/request)",
+                s1 - s0,
+                (s1 - s0) * 1e6 / requests,
+                l1 - l0,
+                (l1 - l0) * 1e6 / requests
+            );
+        }
         step(&format!("pgbench: {}", scenario.title));
         let pgbench = pgbench(&database, scenario, &plan, &work_dir)?;
         println!("{}", pgbench.summary());
@@ -171,6 +220,19 @@ fn step(what: &str) {
     println!("==> {what}");
 }
 
+/// The 1, 5 and 15 minute load averages: on a shared 2-core machine, other
+/// work skews every number, so each scenario prints what it ran beside.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// A PostgreSQL database on this machine, named by URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct DatabaseTarget {
@@ -190,9 +252,11 @@ impl DatabaseTarget {
             .strip_prefix("postgres://")
             .or_else(|| url.strip_prefix("postgresql://"))
             .context("--database-url must start with postgres://")?;
-        let (authority, name) = rest
+        let (authority, path) = rest
             .split_once('/')
             .context("--database-url must name a database (…/NAME)")?;
+        // Connection parameters (`?sslmode=disable`) apply to every client.
+        let (name, params) = path.split_once('?').map_or((path, ""), |(n, p)| (n, p));
         let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
         let host = if let Some(v6) = host_port.strip_prefix('[') {
             v6.split_once(']').map_or(v6, |(h, _)| h)
@@ -212,10 +276,15 @@ impl DatabaseTarget {
                 && name != "postgres",
             "the database name {name:?} must be 1-63 of a-z, 0-9 and _ (and not postgres)"
         );
-        let base = &url[..url.len() - name.len()];
+        let base = &url[..url.len() - path.len()];
+        let params = if params.is_empty() {
+            String::new()
+        } else {
+            format!("?{params}")
+        };
         Ok(Self {
             url: url.to_string(),
-            admin_url: format!("{base}postgres"),
+            admin_url: format!("{base}postgres{params}"),
             name: name.to_string(),
         })
     }
@@ -251,13 +320,21 @@ impl Drop for Database {
     }
 }
 
+/// Run `sql` with psql, statement by statement (through standard input: a
+/// `-c` string would be one implicit transaction, where VACUUM may not run).
 fn psql(url: &str, sql: &str) -> Result<()> {
-    let status = Command::new("psql")
-        .args([url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+    let mut child = Command::new("psql")
+        .args([url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"])
         .env("PGCONNECT_TIMEOUT", "10")
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
-        .status()
+        .spawn()
         .context("cannot run psql")?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(sql.as_bytes())?;
+        stdin.write_all(b"\n")?;
+    }
+    let status = child.wait()?;
     ensure!(status.success(), "psql failed on: {}", first_line(sql));
     Ok(())
 }
@@ -318,6 +395,8 @@ VACUUM ANALYZE cluster_labels;"
 
 /// One measured operation, for the API and for pgbench.
 struct Scenario {
+    /// Short name for `--only`.
+    name: &'static str,
     title: &'static str,
     kind: ScenarioKind,
     /// The pgbench script: the statements the server runs for one request.
@@ -330,7 +409,7 @@ struct Scenario {
 #[derive(Clone, Copy)]
 enum ScenarioKind {
     Get { clusters: u64 },
-    List,
+    List { query: &'static str },
     Create,
 }
 
@@ -339,37 +418,53 @@ const COLUMNS: &str = r#""clusters"."id", "clusters"."name", "clusters"."generat
 
 fn scenarios(clusters: u64) -> Vec<Scenario> {
     let filter = r#""clusters"."id" IN (SELECT "cluster_id" FROM "cluster_labels" WHERE "cluster_labels"."key" = :k1 AND "cluster_labels"."value" = :v1) AND "clusters"."id" IN (SELECT "cluster_id" FROM "cluster_labels" WHERE "cluster_labels"."key" = :k2 AND "cluster_labels"."value" = :v2) AND "clusters"."phase" IN (:phase)"#;
-    let new_id = "(lpad(to_hex(:hi), 16, '0') || lpad(to_hex(:lo), 16, '0'))::uuid";
+    let new_id = "(lpad(to_hex(:hi::bigint), 16, '0') || lpad(to_hex(:lo::bigint), 16, '0'))::uuid";
+    let list_vars: Vec<(&'static str, String)> = vec![
+        ("k1", "environment".into()),
+        ("v1", "production".into()),
+        ("k2", "team".into()),
+        ("v2", "platform".into()),
+        ("phase", "Ready".into()),
+        ("size", "10".into()),
+        ("offset", "0".into()),
+    ];
     vec![
         Scenario {
+            name: "get",
             title: "GET /clusters/{id}",
             kind: ScenarioKind::Get { clusters },
             pgbench_script: format!(
                 "\\set i random(1, {clusters})\n\
                  SELECT {COLUMNS} FROM \"clusters\" WHERE \"clusters\".\"id\" = \
-                 ('00000000-0000-4000-8000-' || lpad(to_hex(:i), 12, '0'))::uuid LIMIT :one;\n"
+                 ('00000000-0000-4000-8000-' || lpad(to_hex(:i::bigint), 12, '0'))::uuid LIMIT :one;\n"
             ),
             pgbench_vars: vec![("one", "1".into())],
         },
         Scenario {
+            name: "list",
             title: "GET /clusters?labels=..&phase=..&size=10",
-            kind: ScenarioKind::List,
-            pgbench_script: format!(
-                "SELECT COUNT(*) FROM \"clusters\" WHERE {filter};\n\
-                 SELECT {COLUMNS} FROM \"clusters\" WHERE {filter} ORDER BY \
-                 \"clusters\".\"created_at\" ASC, \"clusters\".\"id\" ASC LIMIT :size OFFSET :offset;\n"
-            ),
-            pgbench_vars: vec![
-                ("k1", "environment".into()),
-                ("v1", "production".into()),
-                ("k2", "team".into()),
-                ("v2", "platform".into()),
-                ("phase", "Ready".into()),
-                ("size", "10".into()),
-                ("offset", "0".into()),
-            ],
+            kind: ScenarioKind::List { query: LIST_QUERY },
+            pgbench_script: list_script(filter),
+            pgbench_vars: list_vars.clone(),
         },
         Scenario {
+            name: "list-narrow",
+            title: "GET /clusters?labels=..&phase=..&provider=..&region=..&size=10",
+            kind: ScenarioKind::List {
+                query: LIST_NARROW_QUERY,
+            },
+            pgbench_script: list_script(&format!(
+                "{filter} AND \"clusters\".\"provider\" = :provider \
+                 AND \"clusters\".\"region\" = :region"
+            )),
+            pgbench_vars: [
+                list_vars,
+                vec![("provider", "gcp".into()), ("region", "us-east1".into())],
+            ]
+            .concat(),
+        },
+        Scenario {
+            name: "create",
             title: "POST /clusters",
             kind: ScenarioKind::Create,
             pgbench_script: format!(
@@ -379,7 +474,7 @@ fn scenarios(clusters: u64) -> Vec<Scenario> {
                  INSERT INTO \"clusters\" (\"id\", \"name\", \"generation\", \"provider\", \
                  \"region\", \"node_count\", \"labels\", \"phase\", \"phase_message\", \
                  \"phase_changed_at\", \"created_at\", \"updated_at\") VALUES ({new_id}, \
-                 'pgbench-' || to_hex(:hi) || to_hex(:lo), :generation, :provider, :region, \
+                 'pgbench-' || to_hex(:hi::bigint) || to_hex(:lo::bigint), :generation, :provider, :region, \
                  :nodes, :labels, :phase, :message, now(), now(), now());\n\
                  INSERT INTO \"cluster_labels\" (\"cluster_id\", \"key\", \"value\") VALUES \
                  ({new_id}, :k1, :v1), ({new_id}, :k2, :v2);\n\
@@ -408,6 +503,33 @@ fn scenarios(clusters: u64) -> Vec<Scenario> {
     ]
 }
 
+/// The two statements of one list request: the count, then the page.
+fn list_script(filter: &str) -> String {
+    format!(
+        "SELECT COUNT(*) FROM \"clusters\" WHERE {filter};\n\
+         SELECT {COLUMNS} FROM \"clusters\" WHERE {filter} ORDER BY \
+         \"clusters\".\"created_at\" ASC, \"clusters\".\"id\" ASC LIMIT :size OFFSET :offset;\n"
+    )
+}
+
+/// User plus system CPU seconds a process has used so far (`pid` or
+/// `self`), from `/proc/PID/stat`; `None` where that cannot be read.
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_cpu_seconds(&stat)
+}
+
+/// Fields 14 and 15 of `/proc/PID/stat` (utime, stime), in clock ticks of
+/// 1/100 s (USER_HZ on Linux). The command name (field 2) may contain
+/// spaces, so count from its closing parenthesis.
+fn parse_cpu_seconds(stat: &str) -> Option<f64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
 /// The server under test: a child process, stopped with SIGTERM.
 struct Server {
     child: Option<Child>,
@@ -419,20 +541,25 @@ impl Server {
         binary: &Path,
         port: u16,
         database_url: &str,
+        pool_size: Option<u32>,
         log: &str,
         work_dir: &Path,
     ) -> Result<Self> {
         let log_path = work_dir.join("server.log");
         let log_file = std::fs::File::create(&log_path)
             .with_context(|| format!("cannot create {}", log_path.display()))?;
-        let child = Command::new(binary)
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--database-url",
-                database_url,
-            ])
+        let mut command = Command::new(binary);
+        command.args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            database_url,
+        ]);
+        if let Some(size) = pool_size {
+            command.args(["--database-pool-size", &size.to_string()]);
+        }
+        let child = command
             .env("RUST_LOG", log)
             .stdout(Stdio::null())
             .stderr(log_file)
@@ -443,6 +570,10 @@ impl Server {
             child: Some(child),
             base_url: format!("http://127.0.0.1:{port}"),
         })
+    }
+
+    fn cpu_seconds(&self) -> Option<f64> {
+        cpu_seconds(&self.child.as_ref()?.id().to_string())
     }
 
     async fn wait_ready(&self) -> Result<()> {
@@ -584,9 +715,9 @@ async fn drive(
                             seeded_id(i)
                         ))
                     }
-                    ScenarioKind::List => client.get(format!(
-                        "{base_url}/api/hyperfleet/v1/clusters?{LIST_QUERY}"
-                    )),
+                    ScenarioKind::List { query } => {
+                        client.get(format!("{base_url}/api/hyperfleet/v1/clusters?{query}"))
+                    }
                     ScenarioKind::Create => client
                         .post(format!("{base_url}/api/hyperfleet/v1/clusters"))
                         .header("content-type", "application/json")
@@ -795,6 +926,12 @@ mod tests {
         );
         assert!(DatabaseTarget::parse("postgres://u@localhost/b").is_ok());
         assert!(DatabaseTarget::parse("postgres://u@[::1]:5432/b").is_ok());
+        let plain = DatabaseTarget::parse("postgres://u@127.0.0.1/b?sslmode=disable")?;
+        assert_eq!(plain.name, "b");
+        assert_eq!(
+            plain.admin_url,
+            "postgres://u@127.0.0.1/postgres?sslmode=disable"
+        );
         for bad in [
             "postgres://postgres@10.0.0.5:5432/bench",
             "postgres://postgres@db.example.com/bench",
@@ -817,6 +954,14 @@ mod tests {
         assert_eq!(parse_pgbench_failed(stdout), Some(3));
         let log = "0 1 812 0 1764130000 123456\n1 1 1040 0 1764130000 123999\n";
         assert_eq!(parse_pgbench_log(log).collect::<Vec<_>>(), [812, 1040]);
+    }
+
+    #[test]
+    fn reads_cpu_time_from_proc_stat() {
+        let stat = "4242 (tokio runtime) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 130 0 0 20 0 3";
+        assert_eq!(parse_cpu_seconds(stat), Some(3.8));
+        assert_eq!(parse_cpu_seconds("garbage"), None);
+        assert!(cpu_seconds("self").is_some_and(|s| s >= 0.0));
     }
 
     #[test]
