@@ -96,15 +96,21 @@ pub fn is_unavailable(error: &DbErr) -> bool {
         DbErr::ConnectionAcquire(_) => true,
         DbErr::Conn(RuntimeErr::SqlxError(e))
         | DbErr::Exec(RuntimeErr::SqlxError(e))
-        | DbErr::Query(RuntimeErr::SqlxError(e)) => matches!(
-            e.as_ref(),
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.as_ref() {
             Sqlx::Io(_)
-                | Sqlx::Tls(_)
-                | Sqlx::Protocol(_)
-                | Sqlx::PoolTimedOut
-                | Sqlx::PoolClosed
-                | Sqlx::WorkerCrashed
-        ),
+            | Sqlx::Tls(_)
+            | Sqlx::Protocol(_)
+            | Sqlx::PoolTimedOut
+            | Sqlx::PoolClosed
+            | Sqlx::WorkerCrashed => true,
+            // SQLSTATE class 08 (connection exception) and 57P (the server
+            // is shutting down, crashed, or not yet accepting): a pooled
+            // connection meets these when PostgreSQL goes away under it.
+            Sqlx::Database(db) => db
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+            _ => false,
+        },
         DbErr::Conn(_) => true,
         _ => false,
     }
