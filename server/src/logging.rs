@@ -20,6 +20,21 @@ impl Drain for TracingDrain {
     type Err = slog::Never;
 
     fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
+        // Metrics count every answer, whatever the log level lets through.
+        if record.msg().as_str() == Some("request completed") {
+            let mut request = Request::default();
+            let _ = record.kv().serialize(record, &mut request);
+            let _ = values.serialize(record, &mut request);
+            if let (Some(method), Some(uri), Some(status), Some(micros)) = (
+                request.method,
+                request.uri,
+                request.status,
+                request.latency_us,
+            ) {
+                self.metrics
+                    .observe(&method, &uri, status, micros as f64 / 1_000_000.0);
+            }
+        }
         // Dropshot logs every request; formatting the fields of a record the
         // subscriber then drops would be paid on every request for nothing.
         let enabled = match record.level() {
@@ -39,20 +54,6 @@ impl Drain for TracingDrain {
         // is still worth logging.
         let _ = record.kv().serialize(record, &mut fields);
         let _ = values.serialize(record, &mut fields);
-        if record.msg().to_string() == "request completed" {
-            let mut request = Request::default();
-            let _ = record.kv().serialize(record, &mut request);
-            let _ = values.serialize(record, &mut request);
-            if let (Some(method), Some(uri), Some(status), Some(micros)) = (
-                request.method,
-                request.uri,
-                request.status,
-                request.latency_us,
-            ) {
-                self.metrics
-                    .observe(&method, &uri, status, micros as f64 / 1_000_000.0);
-            }
-        }
         let message = record.msg();
         let fields = fields.0;
         match record.level() {
