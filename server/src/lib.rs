@@ -100,7 +100,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
 
     let mut api = hyperfleet_api_mod::api_description::<HyperfleetApiImpl>()
         .map_err(|e| StartError::Api(e.to_string()))?;
-    routes::register_method_not_allowed(&mut api).map_err(StartError::Api)?;
+    // Built once: the 405 routes and the metrics' route table share it.
+    let operations = routes::operations().map_err(StartError::Api)?;
+    routes::register_method_not_allowed(&mut api, &operations).map_err(StartError::Api)?;
 
     match &config.auth {
         Some(tokens) => tracing::info!(
@@ -114,7 +116,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             config.listen
         ),
     }
-    let metrics = Arc::new(Metrics::new(routes::operations().map_err(StartError::Api)?));
+    let metrics = Arc::new(Metrics::new(operations));
     let context = ServerContext {
         db,
         cluster_adapters: config.cluster_adapters,

@@ -26,8 +26,12 @@ const METHODS: [Method; 6] = [
     Method::OPTIONS,
 ];
 
-pub fn register_method_not_allowed(api: &mut ApiDescription<ServerContext>) -> Result<(), String> {
-    for (path, allowed) in routes()? {
+/// `operations` is [`operations()`], computed once at start-up.
+pub fn register_method_not_allowed(
+    api: &mut ApiDescription<ServerContext>,
+    operations: &[(Method, String, String)],
+) -> Result<(), String> {
+    for (path, allowed) in routes(operations) {
         // In the fixed order of METHODS, so the header is stable.
         let allow = METHODS
             .iter()
@@ -46,17 +50,17 @@ pub fn register_method_not_allowed(api: &mut ApiDescription<ServerContext>) -> R
                 let handler = move |rqctx: RequestContext<ServerContext>, _: Path<NodePoolPath>| {
                     std::future::ready(method_not_allowed(&rqctx, &allow))
                 };
-                ApiEndpoint::new(id, handler, method, json, &path, all)
+                ApiEndpoint::new(id, handler, method, json, path, all)
             } else if path.contains("{cluster}") {
                 let handler = move |rqctx: RequestContext<ServerContext>, _: Path<ClusterPath>| {
                     std::future::ready(method_not_allowed(&rqctx, &allow))
                 };
-                ApiEndpoint::new(id, handler, method, json, &path, all)
+                ApiEndpoint::new(id, handler, method, json, path, all)
             } else {
                 let handler = move |rqctx: RequestContext<ServerContext>| {
                     std::future::ready(method_not_allowed(&rqctx, &allow))
                 };
-                ApiEndpoint::new(id, handler, method, json, &path, all)
+                ApiEndpoint::new(id, handler, method, json, path, all)
             };
             api.register(endpoint.visible(false))
                 .map_err(|e| e.to_string())?;
@@ -65,26 +69,16 @@ pub fn register_method_not_allowed(api: &mut ApiDescription<ServerContext>) -> R
     Ok(())
 }
 
-/// Every path of the contract with its methods, from the document itself so
-/// a new endpoint is covered without touching this file.
-fn routes() -> Result<BTreeMap<String, Vec<Method>>, String> {
-    let document = hyperfleet_api::openapi_document()?;
-    let mut routes: BTreeMap<String, Vec<Method>> = BTreeMap::new();
-    if let Some(paths) = document.get("paths").and_then(|p| p.as_object()) {
-        for (path, operations) in paths {
-            let methods = operations
-                .as_object()
-                .into_iter()
-                .flat_map(|ops| ops.keys())
-                .filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
-                .collect();
-            routes.insert(path.clone(), methods);
-        }
+/// Every path with the methods it serves.
+fn routes(operations: &[(Method, String, String)]) -> BTreeMap<&str, Vec<Method>> {
+    let mut routes: BTreeMap<&str, Vec<Method>> = BTreeMap::new();
+    for (method, path, _) in operations {
+        routes
+            .entry(path.as_str())
+            .or_default()
+            .push(method.clone());
     }
-    for (_, path, _) in UNPUBLISHED {
-        routes.insert(path.to_string(), vec![Method::GET]);
-    }
-    Ok(routes)
+    routes
 }
 
 /// Operations the trait serves but the document does not show.
@@ -93,7 +87,8 @@ const UNPUBLISHED: [(&str, &str, &str); 2] = [
     ("GET", "/metrics", "metrics_view"),
 ];
 
-/// Every operation: method, path template and operation id.
+/// Every operation: method, path template and operation id, from the
+/// document itself so a new endpoint is covered without touching this file.
 pub fn operations() -> Result<Vec<(Method, String, String)>, String> {
     let document = hyperfleet_api::openapi_document()?;
     let mut operations = Vec::new();
