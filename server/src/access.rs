@@ -14,7 +14,7 @@ use hyperfleet_api::{Error, FieldError, Labels};
 use crate::auth::{Principal, Role};
 use crate::db::entities::cluster;
 use crate::error::ServiceError;
-use crate::resource;
+use crate::resource::row::Row;
 
 /// The label that names the team owning a cluster.
 pub const TEAM_LABEL: &str = "team";
@@ -54,7 +54,7 @@ impl Caller {
         let Scope::Teams(teams) = self.scope() else {
             return Ok(());
         };
-        let labels = resource::labels_from_text(&row.labels)?;
+        let labels = row.labels()?;
         match labels.get(TEAM_LABEL) {
             Some(team) if teams.contains(team) => Ok(()),
             _ => Err(ServiceError::ClusterForbidden),
@@ -181,7 +181,7 @@ mod tests {
 
         let several = caller(Role::Member, &["alpha", "beta"]);
         match several.assign_team(&mut Labels::new()) {
-            Err(ServiceError::Api(error)) => assert_eq!(error.details[0].field, "labels.team"),
+            Err(ServiceError::Invalid(error)) => assert_eq!(error.details[0].field, "labels.team"),
             other => panic!("{other:?}"),
         }
         several

@@ -1,22 +1,25 @@
-//! Clusters: create, look up by id or name, list; each as the caller may.
+//! Clusters: create, view, list, update and delete, each as the caller may.
+//! A cluster belongs to the team its `team` label names.
 
 use hyperfleet_api::{
     BASE_PATH, Cluster, ClusterCreateRequest, ClusterKind, ClusterList, ClusterListKind,
-    ClusterQuery, ClusterSpec, validation,
+    ClusterListParams, ClusterPatch, ClusterSpec, check_cluster_list, validation,
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, SqlErr, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, SqlErr, TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::access::{Caller, Scope};
 use crate::context::ServerContext;
-use crate::db::entities::{cluster, cluster_label};
-use crate::db::filter::{self, LabelColumns, ResourceColumns};
-use crate::db::{count, write_transaction};
+use crate::db::entities::{cluster, nodepool};
+use crate::db::filter;
+use crate::db::tables::{CLUSTER_LABELS, CLUSTERS};
+use crate::db::write_transaction;
 use crate::error::ServiceError;
-use crate::resource::{self, Reference};
+use crate::resource::reference::{Lookup, lookup};
+use crate::resource::row::{self, Row, initial_phase, labels_to_text, now};
+use crate::resource::{deletion, labels, page, update};
 
 pub async fn create(
     ctx: &ServerContext,
@@ -26,8 +29,8 @@ pub async fn create(
     caller.check_write()?;
     caller.assign_team(&mut request.labels)?;
     validation::check_cluster_create(&request)?;
-    let now = resource::now();
-    let (phase, message) = resource::initial_phase(&ctx.cluster_adapters);
+    let now = now();
+    let (phase, message) = initial_phase(&ctx.cluster_adapters);
     let row = cluster::Model {
         id: Uuid::new_v4(),
         name: request.name.clone(),
@@ -35,22 +38,13 @@ pub async fn create(
         provider: request.spec.provider.clone(),
         region: request.spec.region.clone(),
         node_count: request.spec.node_count,
-        labels: resource::labels_to_text(&request.labels)?,
+        labels: labels_to_text(&request.labels)?,
         phase: phase.as_str().to_string(),
         phase_message: message,
         phase_changed_at: now,
         created_at: now,
         updated_at: now,
     };
-    let labels: Vec<cluster_label::ActiveModel> = request
-        .labels
-        .iter()
-        .map(|(key, value)| cluster_label::ActiveModel {
-            cluster_id: Set(row.id),
-            key: Set(key.clone()),
-            value: Set(value.clone()),
-        })
-        .collect();
 
     let txn = ctx.db.begin_with_options(write_transaction()).await?;
     let inserted = cluster::Entity::insert(cluster::ActiveModel::from(row.clone()))
@@ -64,11 +58,7 @@ pub async fn create(
             _ => error.into(),
         });
     }
-    if !labels.is_empty() {
-        cluster_label::Entity::insert_many(labels)
-            .exec_without_returning(&txn)
-            .await?;
-    }
+    labels::insert::<cluster::Model>(&txn, row.id, &request.labels).await?;
     txn.commit().await?;
     to_wire(row)
 }
@@ -80,31 +70,13 @@ pub async fn find(
     caller: &Caller,
     segment: &str,
 ) -> Result<cluster::Model, ServiceError> {
-    let row = find_any(db, segment).await?;
+    let row = match lookup(db, cluster::Entity::find(), segment).await? {
+        Lookup::Found(row) => row,
+        Lookup::Deleted(id) => return Err(ServiceError::ClusterDeleted(id)),
+        Lookup::Missing => return Err(ServiceError::ClusterNotFound(segment.to_string())),
+    };
     caller.check_cluster(&row)?;
     Ok(row)
-}
-
-/// Find a cluster by id or name, whoever asks.
-async fn find_any(
-    db: &impl ConnectionTrait,
-    segment: &str,
-) -> Result<cluster::Model, ServiceError> {
-    let reference = Reference::parse(segment);
-    let query = match &reference {
-        Reference::Id(id) => cluster::Entity::find_by_id(*id),
-        Reference::Name(name) => cluster::Entity::find().filter(cluster::Column::Name.eq(name)),
-        Reference::Invalid => return Err(ServiceError::ClusterNotFound(segment.to_string())),
-    };
-    if let Some(row) = query.one(db).await? {
-        return Ok(row);
-    }
-    match reference {
-        Reference::Id(id) if resource::is_tombstoned(db, id).await? => {
-            Err(ServiceError::ClusterDeleted(id))
-        }
-        _ => Err(ServiceError::ClusterNotFound(segment.to_string())),
-    }
 }
 
 /// Find a cluster and lock its row until the transaction `txn` ends, so
@@ -130,28 +102,15 @@ pub async fn view(
     to_wire(find(&ctx.db, caller, segment).await?)
 }
 
-const COLUMNS: ResourceColumns<cluster::Column> = ResourceColumns {
-    id: cluster::Column::Id,
-    phase: cluster::Column::Phase,
-    name: cluster::Column::Name,
-};
-
-const LABELS: LabelColumns<cluster_label::Entity> = LabelColumns {
-    table: cluster_label::Entity,
-    owner: cluster_label::Column::ClusterId,
-    key: cluster_label::Column::Key,
-    value: cluster_label::Column::Value,
-};
-
-/// One page of the clusters matching `query` that `caller` may see, and how
-/// many there are in all: two statements, a `COUNT(*)` and the page, both
-/// filtered in SQL.
+/// One page of the clusters matching `params` that `caller` may see, and
+/// how many there are in all, filtered and counted in SQL.
 pub async fn list(
     ctx: &ServerContext,
     caller: &Caller,
-    query: ClusterQuery,
+    params: ClusterListParams,
 ) -> Result<ClusterList, ServiceError> {
-    let mut condition = filter::common(&COLUMNS, &LABELS, &query.common);
+    let query = check_cluster_list(&params)?;
+    let mut condition = filter::common(&CLUSTERS, &CLUSTER_LABELS, &query.common);
     if let Scope::Teams(teams) = caller.scope() {
         condition = condition.add(filter::owned_by_teams(cluster::Column::Id, teams));
     }
@@ -161,48 +120,112 @@ pub async fn list(
     if let Some(region) = &query.region {
         condition = condition.add(cluster::Column::Region.eq(region.as_str()));
     }
-    let matching = cluster::Entity::find().filter(condition);
-    let page = query.page;
-    let total = count(&ctx.db, matching.clone()).await?;
-    // Past the last match there is nothing to fetch.
-    let rows = if page.offset() < total {
-        matching
-            .order_by_asc(cluster::Column::CreatedAt)
-            .order_by_asc(cluster::Column::Id)
-            .offset(page.offset())
-            .limit(u64::from(page.size))
-            .all(&ctx.db)
-            .await?
-    } else {
-        Vec::new()
-    };
+    let (rows, total) = page::fetch(
+        &ctx.db,
+        cluster::Entity::find().filter(condition),
+        query.page,
+    )
+    .await?;
     Ok(ClusterList {
         kind: ClusterListKind::ClusterList,
         items: rows.into_iter().map(to_wire).collect::<Result<_, _>>()?,
         total,
-        page: page.page,
-        size: page.size,
+        page: query.page.page,
+        size: query.page.size,
     })
+}
+
+/// Apply a merge patch; a patch that changes nothing leaves the generation
+/// as it is.
+pub async fn update(
+    ctx: &ServerContext,
+    caller: &Caller,
+    segment: &str,
+    patch: ClusterPatch,
+) -> Result<Cluster, ServiceError> {
+    caller.check_write()?;
+    let txn = ctx.db.begin_with_options(write_transaction()).await?;
+    let mut row = find_locked(&txn, caller, segment).await?;
+    update::check_changeable(&row)?;
+    let old_labels = row.labels()?;
+    let spec_patch = patch.spec.unwrap_or_default();
+    let spec = ClusterSpec {
+        provider: spec_patch.provider.unwrap_or_else(|| row.provider.clone()),
+        region: spec_patch.region.unwrap_or_else(|| row.region.clone()),
+        node_count: spec_patch.node_count.unwrap_or(row.node_count),
+    };
+    let new_labels = labels::patch(&old_labels, patch.labels);
+    validation::check_cluster_fields(&spec, &new_labels)?;
+    caller.check_team_change(&old_labels, &new_labels)?;
+    if spec == spec_of(&row) && new_labels == old_labels {
+        return to_wire(row);
+    }
+    let columns = vec![
+        (cluster::Column::Provider, spec.provider.clone().into()),
+        (cluster::Column::Region, spec.region.clone().into()),
+        (cluster::Column::NodeCount, spec.node_count.into()),
+    ];
+    row.provider = spec.provider;
+    row.region = spec.region;
+    row.node_count = spec.node_count;
+    update::save(ctx, &txn, &mut row, columns, &old_labels, &new_labels).await?;
+    txn.commit().await?;
+    to_wire(row)
+}
+
+/// Start deleting a cluster and its node pools (or, with `force`, remove a
+/// Terminating cluster at once).
+pub async fn delete(
+    ctx: &ServerContext,
+    caller: &Caller,
+    segment: &str,
+    force: bool,
+) -> Result<Cluster, ServiceError> {
+    caller.check_write()?;
+    let txn = ctx.db.begin_with_options(write_transaction()).await?;
+    let mut row = find_locked(&txn, caller, segment).await?;
+    if !force && !row.is_terminating() {
+        // Node pools first: with nothing to wait for they go at once, and
+        // the cluster can only go once they have.
+        let pools = nodepool::Entity::find()
+            .filter(nodepool::Column::ClusterId.eq(row.id))
+            .lock_exclusive()
+            .all(&txn)
+            .await?;
+        let now = now();
+        for mut pool in pools {
+            if !pool.is_terminating() {
+                deletion::start(ctx, &txn, &mut pool, now).await?;
+            }
+        }
+    }
+    deletion::delete(ctx, &txn, &mut row, force).await?;
+    txn.commit().await?;
+    to_wire(row)
 }
 
 pub fn href(id: Uuid) -> String {
     format!("{BASE_PATH}/clusters/{id}")
 }
 
-pub(crate) fn to_wire(row: cluster::Model) -> Result<Cluster, ServiceError> {
+fn spec_of(row: &cluster::Model) -> ClusterSpec {
+    ClusterSpec {
+        provider: row.provider.clone(),
+        region: row.region.clone(),
+        node_count: row.node_count,
+    }
+}
+
+fn to_wire(row: cluster::Model) -> Result<Cluster, ServiceError> {
     Ok(Cluster {
         kind: ClusterKind::Cluster,
         id: row.id,
         href: href(row.id),
+        labels: row.labels()?,
+        status: row::status(&row)?,
+        spec: spec_of(&row),
         name: row.name,
         generation: row.generation,
-        spec: ClusterSpec {
-            provider: row.provider,
-            region: row.region,
-            node_count: row.node_count,
-        },
-        labels: resource::labels_from_text(&row.labels)?,
-        status: resource::status(&row.phase, &row.phase_message, row.phase_changed_at)?,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })

@@ -1,5 +1,6 @@
 //! The only place that turns what went wrong into an HTTP status and a
-//! stable error code.
+//! stable error code: every failure of a resource operation is a variant of
+//! [`ServiceError`], and [`ServiceError::into_api`] picks its code.
 
 use hyperfleet_api::{Error, ErrorCode};
 use sea_orm::DbErr;
@@ -7,9 +8,13 @@ use sea_orm::DbErr;
 /// What a resource operation can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    /// The request is already an answer (validation failures).
+    /// The request broke a value rule of the wire contract; the api crate's
+    /// checks already made the answer (every offending field listed).
     #[error("{0}")]
-    Api(Error),
+    Invalid(Error),
+    /// No valid bearer token; the message says what was wrong with it.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
     #[error("Cluster {0} not found")]
     ClusterNotFound(String),
     #[error("NodePool {nodepool} not found in cluster {cluster}")]
@@ -29,61 +34,87 @@ pub enum ServiceError {
     /// The caller's role or teams do not allow this change.
     #[error("{0}")]
     Forbidden(String),
+    /// A change to a resource that is being deleted.
+    #[error("{kind} {name} is being deleted and can no longer be changed")]
+    Terminating { kind: &'static str, name: String },
+    /// A new node pool in a cluster that is being deleted.
+    #[error("Cluster {cluster} is being deleted: no new node pools")]
+    ParentTerminating { cluster: String },
+    /// A forced delete of a resource nobody has deleted yet.
+    #[error("{kind} {name} is not being deleted: delete it first, then force")]
+    NotTerminating { kind: &'static str, name: String },
+    /// A report about a generation the resource has not reached.
+    #[error("observed_generation {observed} is above the resource's generation {generation}")]
+    GenerationAhead { observed: i64, generation: i64 },
+    /// A report older than the one the adapter already sent.
+    #[error(
+        "adapter {adapter} already reported generation {stored}; this report is for {reported}"
+    )]
+    StaleStatus {
+        adapter: String,
+        stored: i64,
+        reported: i64,
+    },
+    /// A report on a Terminating resource that does not say whether the
+    /// adapter has finalized it.
+    #[error("the resource is being deleted: reports must carry a Finalized condition")]
+    FinalizedRequired,
+    /// The readiness probe could not reach the database.
+    #[error("the database is unreachable")]
+    DatabaseUnreachable,
     /// Stored data the server cannot read back; a bug or a manual edit.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// A response the server failed to build; a bug.
+    #[error("cannot build the response: {0}")]
+    Response(String),
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }
 
 impl From<Error> for ServiceError {
     fn from(error: Error) -> Self {
-        Self::Api(error)
+        Self::Invalid(error)
     }
 }
 
 impl ServiceError {
-    /// An answer with `code` and `message`, for rules that need no variant
-    /// of their own (conflicts of state).
-    pub fn api(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::Api(Error::new(code, message))
-    }
-
     /// The answer for the client. Internal details are logged here, with the
     /// request id, and never sent.
     pub fn into_api(self, request_id: &str) -> Error {
-        let (code, message) = match &self {
-            Self::Api(_) => {
-                let Self::Api(error) = self else {
-                    unreachable!()
-                };
-                return error.with_request_id(request_id);
+        if let Self::Invalid(error) = self {
+            return error.with_request_id(request_id);
+        }
+        let code = match &self {
+            Self::Invalid(_) => ErrorCode::ValidationFailed,
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::ClusterNotFound(_) | Self::ClusterDeleted(_) => ErrorCode::ClusterNotFound,
+            Self::NodePoolNotFound { .. } | Self::NodePoolDeleted(_) => ErrorCode::NodePoolNotFound,
+            Self::ClusterAlreadyExists(_) => ErrorCode::ClusterAlreadyExists,
+            Self::NodePoolAlreadyExists { .. } => ErrorCode::NodePoolAlreadyExists,
+            Self::ClusterForbidden | Self::Forbidden(_) => ErrorCode::PermissionDenied,
+            Self::Terminating { .. } | Self::ParentTerminating { .. } | Self::FinalizedRequired => {
+                ErrorCode::ResourceTerminating
             }
-            Self::ClusterNotFound(_) | Self::ClusterDeleted(_) => {
-                (ErrorCode::ClusterNotFound, self.to_string())
-            }
-            Self::NodePoolDeleted(_) => (ErrorCode::NodePoolNotFound, self.to_string()),
-            Self::NodePoolNotFound { .. } => (ErrorCode::NodePoolNotFound, self.to_string()),
-            Self::ClusterAlreadyExists(_) => (ErrorCode::ClusterAlreadyExists, self.to_string()),
-            Self::NodePoolAlreadyExists { .. } => {
-                (ErrorCode::NodePoolAlreadyExists, self.to_string())
-            }
-            Self::ClusterForbidden | Self::Forbidden(_) => {
-                (ErrorCode::PermissionDenied, self.to_string())
-            }
+            Self::NotTerminating { .. } => ErrorCode::ResourceNotTerminating,
+            Self::GenerationAhead { .. } => ErrorCode::GenerationConflict,
+            Self::StaleStatus { .. } => ErrorCode::StaleStatus,
+            Self::DatabaseUnreachable => ErrorCode::Unavailable,
             Self::Database(error) if is_unavailable(error) => {
                 tracing::warn!(request_id, %error, "database unavailable");
-                (
+                return Error::new(
                     ErrorCode::Unavailable,
-                    "the database is unavailable; retry later".to_string(),
+                    "the database is unavailable; retry later",
                 )
+                .with_request_id(request_id);
             }
-            Self::Database(_) | Self::Corrupt(_) => {
+            Self::Database(_) | Self::Corrupt(_) | Self::Response(_) => {
                 tracing::error!(request_id, error = %self, "request failed");
-                (ErrorCode::InternalError, "internal error".to_string())
+                return Error::new(ErrorCode::InternalError, "internal error")
+                    .with_request_id(request_id);
             }
         };
-        Error::new(code, message).with_request_id(request_id)
+        Error::new(code, self.to_string()).with_request_id(request_id)
     }
 }
 

@@ -5,10 +5,10 @@
 use dropshot::{HttpResponseAccepted, HttpResponseCreated, HttpResponseOk, RequestContext};
 use hyperfleet_api::{
     AdapterStatus, AdapterStatusList, AdapterStatusReport, Cluster, ClusterCreateRequest,
-    ClusterList, ClusterListParams, ClusterPatch, ClusterPath, DeleteParams, Error, ErrorCode,
-    Guarded, Health, HyperfleetApi, JsonBody, NodePool, NodePoolCreateRequest, NodePoolList,
+    ClusterList, ClusterListParams, ClusterPatch, ClusterPath, DeleteParams, Error, Guarded,
+    Health, HyperfleetApi, JsonBody, NodePool, NodePoolCreateRequest, NodePoolList,
     NodePoolListAllParams, NodePoolListParams, NodePoolPatch, NodePoolPath, PathParams,
-    QueryParams, check_cluster_list, check_nodepool_list, check_nodepool_list_all,
+    QueryParams,
 };
 
 use crate::access::Caller;
@@ -16,7 +16,7 @@ use crate::auth;
 use crate::context::ServerContext;
 use crate::error::ServiceError;
 use crate::status::{self, Subject};
-use crate::{cluster, lifecycle, nodepool};
+use crate::{cluster, nodepool};
 
 /// The contract this server implements, served at `/openapi.yaml`.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
@@ -34,6 +34,17 @@ impl<T> Answer<T> for Result<T, ServiceError> {
     }
 }
 
+/// A plain response of `content_type`, for the operations that are not JSON.
+fn text_response(
+    content_type: &str,
+    body: dropshot::Body,
+) -> Result<http::Response<dropshot::Body>, ServiceError> {
+    http::Response::builder()
+        .header(http::header::CONTENT_TYPE, content_type)
+        .body(body)
+        .map_err(|e| ServiceError::Response(e.to_string()))
+}
+
 /// Who sent the request, or a 401 with its `WWW-Authenticate` challenge.
 /// Called before anything else of the request is looked at, so a caller
 /// without a valid token learns nothing, not even that its body is bad.
@@ -43,8 +54,8 @@ fn authenticate<R>(rqctx: &RequestContext<ServerContext>) -> Result<Caller, Guar
         // Dropshot's request log shows the 401 but not why.
         tracing::info!(request_id = %rqctx.request_id, reason = rejection.message(), "not authenticated");
         Guarded::Unauthenticated {
-            error: Error::new(ErrorCode::Unauthenticated, rejection.message())
-                .with_request_id(&rqctx.request_id),
+            error: ServiceError::Unauthenticated(rejection.message())
+                .into_api(&rqctx.request_id),
             challenge: rejection.challenge().to_string(),
         }
     })
@@ -80,9 +91,8 @@ impl HyperfleetApi for HyperfleetApiImpl {
         query: QueryParams<ClusterListParams>,
     ) -> Result<Guarded<HttpResponseOk<ClusterList>>, Error> {
         let caller = caller!(rqctx);
-        let query = check_cluster_list(&query.into_inner()?)
-            .map_err(|e| e.with_request_id(&rqctx.request_id))?;
-        let list = cluster::list(rqctx.context(), &caller, query)
+        let params = query.into_inner()?;
+        let list = cluster::list(rqctx.context(), &caller, params)
             .await
             .answer(&rqctx)?;
         Ok(HttpResponseOk(list).into())
@@ -108,7 +118,7 @@ impl HyperfleetApi for HyperfleetApiImpl {
         let caller = caller!(rqctx);
         let path = path.into_inner()?;
         let patch = body.into_inner()?;
-        let updated = lifecycle::update_cluster(rqctx.context(), &caller, &path.cluster, patch)
+        let updated = cluster::update(rqctx.context(), &caller, &path.cluster, patch)
             .await
             .answer(&rqctx)?;
         Ok(HttpResponseOk(updated).into())
@@ -122,7 +132,7 @@ impl HyperfleetApi for HyperfleetApiImpl {
         let caller = caller!(rqctx);
         let path = path.into_inner()?;
         let force = query.into_inner()?.force.unwrap_or(false);
-        let deleted = lifecycle::delete_cluster(rqctx.context(), &caller, &path.cluster, force)
+        let deleted = cluster::delete(rqctx.context(), &caller, &path.cluster, force)
             .await
             .answer(&rqctx)?;
         Ok(HttpResponseAccepted(deleted).into())
@@ -149,9 +159,8 @@ impl HyperfleetApi for HyperfleetApiImpl {
     ) -> Result<Guarded<HttpResponseOk<NodePoolList>>, Error> {
         let caller = caller!(rqctx);
         let path = path.into_inner()?;
-        let query = check_nodepool_list(&query.into_inner()?)
-            .map_err(|e| e.with_request_id(&rqctx.request_id))?;
-        let list = nodepool::list(rqctx.context(), &caller, &path.cluster, query)
+        let params = query.into_inner()?;
+        let list = nodepool::list(rqctx.context(), &caller, &path.cluster, params)
             .await
             .answer(&rqctx)?;
         Ok(HttpResponseOk(list).into())
@@ -162,9 +171,8 @@ impl HyperfleetApi for HyperfleetApiImpl {
         query: QueryParams<NodePoolListAllParams>,
     ) -> Result<Guarded<HttpResponseOk<NodePoolList>>, Error> {
         let caller = caller!(rqctx);
-        let query = check_nodepool_list_all(&query.into_inner()?)
-            .map_err(|e| e.with_request_id(&rqctx.request_id))?;
-        let list = nodepool::list_all(rqctx.context(), &caller, query)
+        let params = query.into_inner()?;
+        let list = nodepool::list_all(rqctx.context(), &caller, params)
             .await
             .answer(&rqctx)?;
         Ok(HttpResponseOk(list).into())
@@ -190,7 +198,7 @@ impl HyperfleetApi for HyperfleetApiImpl {
         let caller = caller!(rqctx);
         let path = path.into_inner()?;
         let patch = body.into_inner()?;
-        let updated = lifecycle::update_nodepool(
+        let updated = nodepool::update(
             rqctx.context(),
             &caller,
             &path.cluster,
@@ -210,7 +218,7 @@ impl HyperfleetApi for HyperfleetApiImpl {
         let caller = caller!(rqctx);
         let path = path.into_inner()?;
         let force = query.into_inner()?.force.unwrap_or(false);
-        let deleted = lifecycle::delete_nodepool(
+        let deleted = nodepool::delete(
             rqctx.context(),
             &caller,
             &path.cluster,
@@ -301,10 +309,7 @@ impl HyperfleetApi for HyperfleetApiImpl {
             })),
             Err(error) => {
                 tracing::warn!(request_id = %rqctx.request_id, %error, "readiness check failed");
-                Err(
-                    Error::new(ErrorCode::Unavailable, "the database is unreachable")
-                        .with_request_id(&rqctx.request_id),
-                )
+                Err(ServiceError::DatabaseUnreachable).answer(&rqctx)
             }
         }
     }
@@ -317,19 +322,14 @@ impl HyperfleetApi for HyperfleetApiImpl {
             .metrics
             .render(&ctx.db)
             .await
-            .map_err(|e| ServiceError::from(e).into_api(&rqctx.request_id))?;
-        http::Response::builder()
-            .header(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")
-            .body(text.into())
-            .map_err(|e| Error::new(ErrorCode::InternalError, e.to_string()))
+            .map_err(ServiceError::from)
+            .answer(&rqctx)?;
+        text_response("text/plain; version=0.0.4", text.into()).answer(&rqctx)
     }
 
     async fn openapi_view(
-        _rqctx: RequestContext<ServerContext>,
+        rqctx: RequestContext<ServerContext>,
     ) -> Result<http::Response<dropshot::Body>, Error> {
-        http::Response::builder()
-            .header(http::header::CONTENT_TYPE, "application/yaml")
-            .body(OPENAPI_YAML.into())
-            .map_err(|e| Error::new(ErrorCode::InternalError, e.to_string()))
+        text_response("application/yaml", OPENAPI_YAML.into()).answer(&rqctx)
     }
 }

@@ -11,11 +11,9 @@ pub mod db;
 pub mod dev;
 pub mod error;
 pub mod http_entrypoints;
-pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
 pub mod nodepool;
-pub mod phase;
 pub mod resource;
 mod routes;
 pub mod sentinel;
@@ -32,7 +30,8 @@ use crate::context::ServerContext;
 use crate::http_entrypoints::HyperfleetApiImpl;
 use crate::metrics::Metrics;
 
-/// Adapters a cluster needs by default (DESIGN.md section 4).
+/// Adapters a cluster needs by default: validation, then DNS, then the
+/// infrastructure itself.
 pub const DEFAULT_CLUSTER_ADAPTERS: &str = "validation,dns,infrastructure";
 /// Adapters a node pool needs by default.
 pub const DEFAULT_NODEPOOL_ADAPTERS: &str = "validation,infrastructure";

@@ -1,24 +1,27 @@
-//! Node pools: create inside a cluster, look up by id or name, list; each as
-//! the caller may (a node pool belongs to its cluster's team).
+//! Node pools: create inside a cluster, view, list, update and delete, each
+//! as the caller may (a node pool belongs to its cluster's team).
 
 use hyperfleet_api::{
-    ErrorCode, NodePool, NodePoolCreateRequest, NodePoolKind, NodePoolList, NodePoolListKind,
-    NodePoolQuery, NodePoolSpec, Phase, validation,
+    NodePool, NodePoolCreateRequest, NodePoolKind, NodePoolList, NodePoolListAllParams,
+    NodePoolListKind, NodePoolListParams, NodePoolPatch, NodePoolQuery, NodePoolSpec,
+    check_nodepool_list, check_nodepool_list_all, validation,
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, SqlErr, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, SqlErr, TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::access::{Caller, Scope};
 use crate::cluster;
 use crate::context::ServerContext;
-use crate::db::entities::{nodepool, nodepool_label};
-use crate::db::filter::{self, LabelColumns, ResourceColumns};
-use crate::db::{count, write_transaction};
+use crate::db::entities::nodepool;
+use crate::db::filter;
+use crate::db::tables::{NODEPOOL_LABELS, NODEPOOLS};
+use crate::db::write_transaction;
 use crate::error::ServiceError;
-use crate::resource::{self, Reference};
+use crate::resource::reference::{Lookup, lookup};
+use crate::resource::row::{self, Row, initial_phase, labels_to_text, now};
+use crate::resource::{deletion, labels, page, update};
 
 pub async fn create(
     ctx: &ServerContext,
@@ -32,17 +35,13 @@ pub async fn create(
     // Locked, so a concurrent delete cannot slip a pool under a cluster
     // that is already terminating.
     let parent = cluster::find_locked(&txn, caller, cluster_segment).await?;
-    if parent.phase == Phase::Terminating.as_str() {
-        return Err(ServiceError::api(
-            ErrorCode::ResourceTerminating,
-            format!(
-                "Cluster {} is being deleted: no new node pools",
-                parent.name
-            ),
-        ));
+    if parent.is_terminating() {
+        return Err(ServiceError::ParentTerminating {
+            cluster: parent.name,
+        });
     }
-    let now = resource::now();
-    let (phase, message) = resource::initial_phase(&ctx.nodepool_adapters);
+    let now = now();
+    let (phase, message) = initial_phase(&ctx.nodepool_adapters);
     let row = nodepool::Model {
         id: Uuid::new_v4(),
         cluster_id: parent.id,
@@ -50,22 +49,13 @@ pub async fn create(
         generation: 1,
         node_count: request.spec.node_count,
         machine_type: request.spec.machine_type.clone(),
-        labels: resource::labels_to_text(&request.labels)?,
+        labels: labels_to_text(&request.labels)?,
         phase: phase.as_str().to_string(),
         phase_message: message,
         phase_changed_at: now,
         created_at: now,
         updated_at: now,
     };
-    let labels: Vec<nodepool_label::ActiveModel> = request
-        .labels
-        .iter()
-        .map(|(key, value)| nodepool_label::ActiveModel {
-            nodepool_id: Set(row.id),
-            key: Set(key.clone()),
-            value: Set(value.clone()),
-        })
-        .collect();
 
     let inserted = nodepool::Entity::insert(nodepool::ActiveModel::from(row.clone()))
         .exec_without_returning(&txn)
@@ -79,11 +69,7 @@ pub async fn create(
             _ => error.into(),
         });
     }
-    if !labels.is_empty() {
-        nodepool_label::Entity::insert_many(labels)
-            .exec_without_returning(&txn)
-            .await?;
-    }
+    labels::insert::<nodepool::Model>(&txn, row.id, &request.labels).await?;
     txn.commit().await?;
     to_wire(row)
 }
@@ -98,35 +84,27 @@ pub async fn find(
     segment: &str,
 ) -> Result<nodepool::Model, ServiceError> {
     let parent = cluster::find(db, caller, cluster_segment).await?;
-    let not_found = || ServiceError::NodePoolNotFound {
-        cluster: cluster_segment.to_string(),
-        nodepool: segment.to_string(),
-    };
     let in_cluster = nodepool::Entity::find().filter(nodepool::Column::ClusterId.eq(parent.id));
-    let reference = Reference::parse(segment);
-    let query = match &reference {
-        Reference::Id(id) => in_cluster.filter(nodepool::Column::Id.eq(*id)),
-        Reference::Name(name) => in_cluster.filter(nodepool::Column::Name.eq(name)),
-        Reference::Invalid => return Err(not_found()),
-    };
-    if let Some(row) = query.one(db).await? {
-        return Ok(row);
-    }
-    match reference {
-        Reference::Id(id) if resource::is_tombstoned(db, id).await? => {
-            Err(ServiceError::NodePoolDeleted(id))
-        }
-        _ => Err(not_found()),
+    match lookup(db, in_cluster, segment).await? {
+        Lookup::Found(row) => Ok(row),
+        Lookup::Deleted(id) => Err(ServiceError::NodePoolDeleted(id)),
+        Lookup::Missing => Err(ServiceError::NodePoolNotFound {
+            cluster: cluster_segment.to_string(),
+            nodepool: segment.to_string(),
+        }),
     }
 }
 
-/// Find a node pool and lock its row until the transaction `txn` ends.
+/// Find a node pool and lock its row until the transaction `txn` ends,
+/// after its cluster's: every change locks cluster first, then node pool,
+/// so changes to a cluster and to its pools cannot deadlock.
 pub async fn find_locked(
     txn: &impl ConnectionTrait,
     caller: &Caller,
     cluster_segment: &str,
     segment: &str,
 ) -> Result<nodepool::Model, ServiceError> {
+    cluster::find_locked(txn, caller, cluster_segment).await?;
     let row = find(txn, caller, cluster_segment, segment).await?;
     nodepool::Entity::find_by_id(row.id)
         .lock_exclusive()
@@ -147,26 +125,14 @@ pub async fn view(
     to_wire(find(&ctx.db, caller, cluster_segment, segment).await?)
 }
 
-const COLUMNS: ResourceColumns<nodepool::Column> = ResourceColumns {
-    id: nodepool::Column::Id,
-    phase: nodepool::Column::Phase,
-    name: nodepool::Column::Name,
-};
-
-const LABELS: LabelColumns<nodepool_label::Entity> = LabelColumns {
-    table: nodepool_label::Entity,
-    owner: nodepool_label::Column::NodepoolId,
-    key: nodepool_label::Column::Key,
-    value: nodepool_label::Column::Value,
-};
-
-/// One page of the node pools of one cluster that match `query`.
+/// One page of the node pools of one cluster that match `params`.
 pub async fn list(
     ctx: &ServerContext,
     caller: &Caller,
     cluster_segment: &str,
-    mut query: NodePoolQuery,
+    params: NodePoolListParams,
 ) -> Result<NodePoolList, ServiceError> {
+    let mut query = check_nodepool_list(&params)?;
     let parent = cluster::find(&ctx.db, caller, cluster_segment).await?;
     query.cluster_id = Some(parent.id);
     // The cluster is the caller's: no team condition needed.
@@ -174,12 +140,13 @@ pub async fn list(
 }
 
 /// One page of the node pools, of every cluster `caller` may see or of
-/// `query.cluster_id`'s, that match `query`, and how many match in all.
+/// `params.cluster_id`'s, that match `params`, and how many match in all.
 pub async fn list_all(
     ctx: &ServerContext,
     caller: &Caller,
-    query: NodePoolQuery,
+    params: NodePoolListAllParams,
 ) -> Result<NodePoolList, ServiceError> {
+    let query = check_nodepool_list_all(&params)?;
     list_matching(ctx, caller.scope(), query).await
 }
 
@@ -188,51 +155,103 @@ async fn list_matching(
     scope: Scope<'_>,
     query: NodePoolQuery,
 ) -> Result<NodePoolList, ServiceError> {
-    let mut condition = filter::common(&COLUMNS, &LABELS, &query.common);
+    let mut condition = filter::common(&NODEPOOLS, &NODEPOOL_LABELS, &query.common);
     if let Some(cluster_id) = query.cluster_id {
         condition = condition.add(nodepool::Column::ClusterId.eq(cluster_id));
     }
     if let Scope::Teams(teams) = scope {
         condition = condition.add(filter::owned_by_teams(nodepool::Column::ClusterId, teams));
     }
-    let matching = nodepool::Entity::find().filter(condition);
-    let page = query.page;
-    let total = count(&ctx.db, matching.clone()).await?;
-    // Past the last match there is nothing to fetch.
-    let rows = if page.offset() < total {
-        matching
-            .order_by_asc(nodepool::Column::CreatedAt)
-            .order_by_asc(nodepool::Column::Id)
-            .offset(page.offset())
-            .limit(u64::from(page.size))
-            .all(&ctx.db)
-            .await?
-    } else {
-        Vec::new()
-    };
+    let (rows, total) = page::fetch(
+        &ctx.db,
+        nodepool::Entity::find().filter(condition),
+        query.page,
+    )
+    .await?;
     Ok(NodePoolList {
         kind: NodePoolListKind::NodePoolList,
         items: rows.into_iter().map(to_wire).collect::<Result<_, _>>()?,
         total,
-        page: page.page,
-        size: page.size,
+        page: query.page.page,
+        size: query.page.size,
     })
 }
 
-pub(crate) fn to_wire(row: nodepool::Model) -> Result<NodePool, ServiceError> {
+/// Apply a merge patch; a patch that changes nothing leaves the generation
+/// as it is.
+pub async fn update(
+    ctx: &ServerContext,
+    caller: &Caller,
+    cluster_segment: &str,
+    segment: &str,
+    patch: NodePoolPatch,
+) -> Result<NodePool, ServiceError> {
+    caller.check_write()?;
+    let txn = ctx.db.begin_with_options(write_transaction()).await?;
+    let mut row = find_locked(&txn, caller, cluster_segment, segment).await?;
+    update::check_changeable(&row)?;
+    let old_labels = row.labels()?;
+    let spec_patch = patch.spec.unwrap_or_default();
+    let spec = NodePoolSpec {
+        node_count: spec_patch.node_count.unwrap_or(row.node_count),
+        machine_type: spec_patch
+            .machine_type
+            .unwrap_or_else(|| row.machine_type.clone()),
+    };
+    let new_labels = labels::patch(&old_labels, patch.labels);
+    validation::check_nodepool_fields(&spec, &new_labels)?;
+    if spec == spec_of(&row) && new_labels == old_labels {
+        return to_wire(row);
+    }
+    let columns = vec![
+        (nodepool::Column::NodeCount, spec.node_count.into()),
+        (
+            nodepool::Column::MachineType,
+            spec.machine_type.clone().into(),
+        ),
+    ];
+    row.node_count = spec.node_count;
+    row.machine_type = spec.machine_type;
+    update::save(ctx, &txn, &mut row, columns, &old_labels, &new_labels).await?;
+    txn.commit().await?;
+    to_wire(row)
+}
+
+/// Start deleting a node pool (or, with `force`, remove a Terminating one
+/// at once).
+pub async fn delete(
+    ctx: &ServerContext,
+    caller: &Caller,
+    cluster_segment: &str,
+    segment: &str,
+    force: bool,
+) -> Result<NodePool, ServiceError> {
+    caller.check_write()?;
+    let txn = ctx.db.begin_with_options(write_transaction()).await?;
+    let mut row = find_locked(&txn, caller, cluster_segment, segment).await?;
+    deletion::delete(ctx, &txn, &mut row, force).await?;
+    txn.commit().await?;
+    to_wire(row)
+}
+
+fn spec_of(row: &nodepool::Model) -> NodePoolSpec {
+    NodePoolSpec {
+        node_count: row.node_count,
+        machine_type: row.machine_type.clone(),
+    }
+}
+
+fn to_wire(row: nodepool::Model) -> Result<NodePool, ServiceError> {
     Ok(NodePool {
         kind: NodePoolKind::NodePool,
         id: row.id,
         href: format!("{}/nodepools/{}", cluster::href(row.cluster_id), row.id),
+        labels: row.labels()?,
+        status: row::status(&row)?,
+        spec: spec_of(&row),
         cluster_id: row.cluster_id,
         name: row.name,
         generation: row.generation,
-        spec: NodePoolSpec {
-            node_count: row.node_count,
-            machine_type: row.machine_type,
-        },
-        labels: resource::labels_from_text(&row.labels)?,
-        status: resource::status(&row.phase, &row.phase_message, row.phase_changed_at)?,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })

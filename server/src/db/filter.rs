@@ -19,22 +19,7 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait};
 
 use crate::access::TEAM_LABEL;
 use crate::db::entities::cluster_label;
-
-/// The columns of one resource's table that the shared filters use.
-pub struct ResourceColumns<C> {
-    pub id: C,
-    pub phase: C,
-    pub name: C,
-}
-
-/// The label table of one resource kind.
-pub struct LabelColumns<L: EntityTrait> {
-    pub table: L,
-    /// The column holding the labelled resource's id.
-    pub owner: L::Column,
-    pub key: L::Column,
-    pub value: L::Column,
-}
+use crate::db::tables::{LabelColumns, ResourceColumns};
 
 /// The condition for the labels, phases and name of `filter`; an empty
 /// filter is an empty `Condition::all()`, which matches every row (`TRUE`).
@@ -103,23 +88,11 @@ mod tests {
     use sea_orm::{DbBackend, QueryFilter, QueryTrait};
 
     use super::*;
-    use crate::db::entities::{cluster, cluster_label};
+    use crate::db::entities::cluster;
+    use crate::db::tables::{CLUSTER_LABELS, CLUSTERS};
 
     fn sql(filter: &CommonFilter, backend: DbBackend) -> String {
-        let condition = common(
-            &ResourceColumns {
-                id: cluster::Column::Id,
-                phase: cluster::Column::Phase,
-                name: cluster::Column::Name,
-            },
-            &LabelColumns {
-                table: cluster_label::Entity,
-                owner: cluster_label::Column::ClusterId,
-                key: cluster_label::Column::Key,
-                value: cluster_label::Column::Value,
-            },
-            filter,
-        );
+        let condition = common(&CLUSTERS, &CLUSTER_LABELS, filter);
         let statement = cluster::Entity::find()
             .filter(condition)
             .build(backend)

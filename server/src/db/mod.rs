@@ -3,6 +3,7 @@
 
 pub mod entities;
 pub mod filter;
+pub mod tables;
 
 use std::time::Duration;
 

@@ -1,0 +1,196 @@
+//! Deletion of any resource kind: a delete makes a resource Terminating at
+//! a new generation; once every required adapter has finalized it, the
+//! hard delete removes it (a cluster only after its last node pool) and
+//! leaves a tombstone, so its id answers "deleted" rather than "not found".
+//!
+//! Every step runs in the caller's transaction with the resource row
+//! locked, cluster before node pool, like every other change.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::context::ServerContext;
+use crate::db::entities::{adapter_status, cluster, nodepool, tombstone};
+use crate::error::ServiceError;
+use crate::resource::row::{Kind, Row, Target, now};
+use crate::resource::settle;
+
+/// Delete `row` (locked by the caller): start deleting it, or with `force`
+/// remove a resource that is already Terminating at once. A repeated delete
+/// changes nothing.
+pub async fn delete<R: Row>(
+    ctx: &ServerContext,
+    txn: &impl ConnectionTrait,
+    row: &mut R,
+    force: bool,
+) -> Result<(), ServiceError> {
+    let already = row.is_terminating();
+    if force {
+        if !already {
+            return Err(ServiceError::NotTerminating {
+                kind: R::KIND.title(),
+                name: row.name().to_string(),
+            });
+        }
+        return remove(ctx, txn, &Target::of(row)?, now()).await;
+    }
+    if already {
+        return Ok(());
+    }
+    start(ctx, txn, row, now()).await
+}
+
+/// Bump `row`'s generation and make it Terminating; remove it at once when
+/// no adapter has to finalize it.
+pub async fn start<R: Row>(
+    ctx: &ServerContext,
+    txn: &impl ConnectionTrait,
+    row: &mut R,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    row.bump_generation();
+    R::Entity::update_many()
+        .col_expr(R::COLUMNS.generation, Expr::value(row.generation()))
+        .filter(R::COLUMNS.id.eq(row.id()))
+        .exec(txn)
+        .await?;
+    let mut target = Target::of(row)?;
+    target.terminating = true;
+    let settled = settle::refresh(ctx, txn, &target, now).await?;
+    if settled.done {
+        remove_when_finalized(ctx, txn, &target, now).await?;
+    }
+    settled.apply(row, now);
+    Ok(())
+}
+
+/// Called once every required adapter of a Terminating `target` has
+/// finalized: remove it, and a Terminating cluster whose last pool it was.
+pub async fn remove_when_finalized(
+    ctx: &ServerContext,
+    txn: &impl ConnectionTrait,
+    target: &Target,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    match target.kind {
+        Kind::Cluster => {
+            if !has_nodepools(txn, target.id).await? {
+                hard_delete_cluster(txn, target.id, now).await?;
+            }
+            Ok(())
+        }
+        Kind::NodePool => remove(ctx, txn, target, now).await,
+    }
+}
+
+/// Remove `target` whatever its adapters say (a forced delete): a cluster
+/// with its node pools, a node pool and then its cluster if that was
+/// waiting only for it.
+async fn remove(
+    ctx: &ServerContext,
+    txn: &impl ConnectionTrait,
+    target: &Target,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    match target.kind {
+        Kind::Cluster => hard_delete_cluster(txn, target.id, now).await,
+        Kind::NodePool => {
+            hard_delete_nodepool(txn, target.id, now).await?;
+            remove_cluster_if_finalized(ctx, txn, target.cluster_id, now).await
+        }
+    }
+}
+
+async fn remove_cluster_if_finalized(
+    ctx: &ServerContext,
+    txn: &impl ConnectionTrait,
+    cluster_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    let Some(row) = cluster::Entity::find_by_id(cluster_id)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+    else {
+        return Ok(());
+    };
+    let target = Target::of(&row)?;
+    if target.terminating
+        && !has_nodepools(txn, cluster_id).await?
+        && settle::is_done(ctx, txn, &target).await?
+    {
+        hard_delete_cluster(txn, cluster_id, now).await?;
+    }
+    Ok(())
+}
+
+async fn has_nodepools(txn: &impl ConnectionTrait, cluster_id: Uuid) -> Result<bool, ServiceError> {
+    let any = nodepool::Entity::find()
+        .select_only()
+        .column(nodepool::Column::Id)
+        .filter(nodepool::Column::ClusterId.eq(cluster_id))
+        .limit(1)
+        .into_tuple::<Uuid>()
+        .one(txn)
+        .await?;
+    Ok(any.is_some())
+}
+
+/// Remove a cluster, its node pools, their labels and statuses, leaving
+/// tombstones.
+async fn hard_delete_cluster(
+    txn: &impl ConnectionTrait,
+    cluster_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    let pools: Vec<Uuid> = nodepool::Entity::find()
+        .select_only()
+        .column(nodepool::Column::Id)
+        .filter(nodepool::Column::ClusterId.eq(cluster_id))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    adapter_status::Entity::delete_many()
+        .filter(adapter_status::Column::ClusterId.eq(cluster_id))
+        .exec(txn)
+        .await?;
+    // Labels and node pools go with the cluster (ON DELETE CASCADE).
+    cluster::Entity::delete_by_id(cluster_id).exec(txn).await?;
+    let stones = std::iter::once((cluster_id, Kind::Cluster))
+        .chain(pools.into_iter().map(|id| (id, Kind::NodePool)))
+        .map(|(id, kind)| tombstone::ActiveModel {
+            id: Set(id),
+            resource_kind: Set(kind.as_str().to_string()),
+            deleted_at: Set(now),
+        });
+    tombstone::Entity::insert_many(stones)
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+async fn hard_delete_nodepool(
+    txn: &impl ConnectionTrait,
+    nodepool_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    adapter_status::Entity::delete_many()
+        .filter(adapter_status::Column::ResourceId.eq(nodepool_id))
+        .exec(txn)
+        .await?;
+    nodepool::Entity::delete_by_id(nodepool_id)
+        .exec(txn)
+        .await?;
+    tombstone::Entity::insert(tombstone::ActiveModel {
+        id: Set(nodepool_id),
+        resource_kind: Set(Kind::NodePool.as_str().to_string()),
+        deleted_at: Set(now),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}

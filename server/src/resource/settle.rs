@@ -1,0 +1,210 @@
+//! Status settling: recompute every adapter's phase at the resource's
+//! current generation and store the resource's phase as those add up, in
+//! the caller's transaction (the resource row is already locked).
+//!
+//! Whatever changes a resource (a report, a patch, a delete) ends here, so
+//! the stored phase always agrees with the stored reports.
+
+use chrono::{DateTime, Utc};
+use hyperfleet_api::{AdapterPhase, Condition, Phase};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use crate::context::ServerContext;
+use crate::db::entities::{adapter_status, cluster, nodepool};
+use crate::error::ServiceError;
+use crate::resource::phase::{adapter_phase, all_complete, resource_phase};
+use crate::resource::row::{Kind, Row, Target, now};
+
+/// The phase a change left a resource in.
+#[derive(Clone, Debug)]
+pub struct Settled {
+    pub phase: Phase,
+    pub message: String,
+    pub changed_at: DateTime<Utc>,
+    /// Every required adapter is complete (finalized, when terminating).
+    pub done: bool,
+}
+
+impl Settled {
+    /// Copy the settled phase into `row`, as the database now has it.
+    pub fn apply<R: Row>(&self, row: &mut R, now: DateTime<Utc>) {
+        row.set_phase(self.phase, self.message.clone(), self.changed_at);
+        row.set_updated_at(now);
+    }
+}
+
+/// The adapters that must be complete for a resource of `kind` to be Ready.
+pub fn required(ctx: &ServerContext, kind: Kind) -> &[String] {
+    match kind {
+        Kind::Cluster => &ctx.cluster_adapters,
+        Kind::NodePool => &ctx.nodepool_adapters,
+    }
+}
+
+/// Recompute and store the phases of `target`'s adapters and of `target`
+/// itself, after a change to its generation or deletion state.
+pub async fn refresh(
+    ctx: &ServerContext,
+    txn: &impl ConnectionTrait,
+    target: &Target,
+    now: DateTime<Utc>,
+) -> Result<Settled, ServiceError> {
+    let mut statuses = statuses_of(txn, target.id).await?;
+    for i in settle(target, &mut statuses, now)? {
+        let row = &statuses[i];
+        adapter_status::Entity::update_many()
+            .col_expr(
+                adapter_status::Column::Phase,
+                Expr::value(row.phase.clone()),
+            )
+            .col_expr(
+                adapter_status::Column::LastTransitionTime,
+                Expr::value(row.last_transition_time),
+            )
+            .filter(adapter_status::Column::Id.eq(row.id))
+            .exec(txn)
+            .await?;
+    }
+    save_resource_phase(ctx, txn, target, &statuses, now).await
+}
+
+/// Whether every required adapter of `target` is complete (finalized, when
+/// terminating), as its stored reports say now.
+pub async fn is_done(
+    ctx: &ServerContext,
+    txn: &impl ConnectionTrait,
+    target: &Target,
+) -> Result<bool, ServiceError> {
+    let mut statuses = statuses_of(txn, target.id).await?;
+    settle(target, &mut statuses, now())?;
+    let phases = adapter_phases(&statuses)?;
+    Ok(all_complete(required(ctx, target.kind), &phases))
+}
+
+/// Recompute every adapter's phase at the target's generation; returns the
+/// indices of the statuses whose phase changed (their transition time is
+/// set to `now`).
+pub fn settle(
+    target: &Target,
+    statuses: &mut [adapter_status::Model],
+    now: DateTime<Utc>,
+) -> Result<Vec<usize>, ServiceError> {
+    let mut changed = Vec::new();
+    for (i, status) in statuses.iter_mut().enumerate() {
+        let conditions = conditions_from_text(&status.conditions)?;
+        let phase = adapter_phase(
+            &conditions,
+            status.observed_generation,
+            target.generation,
+            target.terminating,
+        );
+        let phase = adapter_phase_str(phase);
+        if status.phase != phase {
+            status.phase = phase.to_string();
+            status.last_transition_time = now;
+            changed.push(i);
+        }
+    }
+    Ok(changed)
+}
+
+fn adapter_phases(
+    statuses: &[adapter_status::Model],
+) -> Result<Vec<(&str, AdapterPhase)>, ServiceError> {
+    statuses
+        .iter()
+        .map(|s| Ok((s.adapter_name.as_str(), adapter_phase_from_str(&s.phase)?)))
+        .collect()
+}
+
+/// Store the resource's phase as its statuses now add up, and move its
+/// `updated_at`.
+pub async fn save_resource_phase(
+    ctx: &ServerContext,
+    txn: &impl ConnectionTrait,
+    target: &Target,
+    statuses: &[adapter_status::Model],
+    now: DateTime<Utc>,
+) -> Result<Settled, ServiceError> {
+    let phases = adapter_phases(statuses)?;
+    let required = required(ctx, target.kind);
+    let done = all_complete(required, &phases);
+    let (phase, message) = resource_phase(required, &phases, target.terminating);
+    let changed_at = if phase == target.phase {
+        target.phase_changed_at
+    } else {
+        now
+    };
+    let settled = Settled {
+        phase,
+        message,
+        changed_at,
+        done,
+    };
+    match target.kind {
+        Kind::Cluster => write_phase::<cluster::Model>(txn, target.id, &settled, now).await?,
+        Kind::NodePool => write_phase::<nodepool::Model>(txn, target.id, &settled, now).await?,
+    }
+    Ok(settled)
+}
+
+async fn write_phase<R: Row>(
+    txn: &impl ConnectionTrait,
+    id: Uuid,
+    settled: &Settled,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    let columns = &R::COLUMNS;
+    R::Entity::update_many()
+        .col_expr(columns.phase, Expr::value(settled.phase.as_str()))
+        .col_expr(columns.phase_message, Expr::value(settled.message.clone()))
+        .col_expr(columns.phase_changed_at, Expr::value(settled.changed_at))
+        .col_expr(columns.updated_at, Expr::value(now))
+        .filter(columns.id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Every adapter's latest report on the resource `resource_id`, by name.
+pub async fn statuses_of(
+    db: &impl ConnectionTrait,
+    resource_id: Uuid,
+) -> Result<Vec<adapter_status::Model>, ServiceError> {
+    Ok(adapter_status::Entity::find()
+        .filter(adapter_status::Column::ResourceId.eq(resource_id))
+        .order_by_asc(adapter_status::Column::AdapterName)
+        .all(db)
+        .await?)
+}
+
+pub fn adapter_phase_str(phase: AdapterPhase) -> &'static str {
+    match phase {
+        AdapterPhase::Pending => "Pending",
+        AdapterPhase::Running => "Running",
+        AdapterPhase::Complete => "Complete",
+        AdapterPhase::Failed => "Failed",
+    }
+}
+
+pub fn adapter_phase_from_str(text: &str) -> Result<AdapterPhase, ServiceError> {
+    [
+        AdapterPhase::Pending,
+        AdapterPhase::Running,
+        AdapterPhase::Complete,
+        AdapterPhase::Failed,
+    ]
+    .into_iter()
+    .find(|p| adapter_phase_str(*p) == text)
+    .ok_or_else(|| ServiceError::Corrupt(format!("unknown adapter phase {text:?}")))
+}
+
+pub fn conditions_to_text(conditions: &[Condition]) -> Result<String, ServiceError> {
+    serde_json::to_string(conditions).map_err(|e| ServiceError::Corrupt(e.to_string()))
+}
+
+pub fn conditions_from_text(text: &str) -> Result<Vec<Condition>, ServiceError> {
+    serde_json::from_str(text).map_err(|e| ServiceError::Corrupt(format!("conditions: {e}")))
+}
