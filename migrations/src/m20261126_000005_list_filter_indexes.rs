@@ -1,4 +1,4 @@
-//! Indexes for the list filters of DESIGN.md section 3 (issue 5).
+//! Indexes for the list filters (docs/filters.md).
 //!
 //! What the first migration already serves, and stays as it is:
 //! - a label selector is one `id IN (SELECT owner FROM *_labels WHERE key = ?

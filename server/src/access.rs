@@ -1,4 +1,4 @@
-//! What a caller may do (issue 10): the rules of the three roles, and the
+//! What a caller may do: the rules of the three roles, and the
 //! team that owns a cluster, which is its `team` label.
 //!
 //! Every lookup of a cluster or node pool named in a path goes through
@@ -7,27 +7,17 @@
 //! [`Caller::scope`] to their SQL, so `total` counts only what the caller
 //! may see. A node pool belongs to its cluster's team.
 
-use std::sync::Arc;
-
 use hyperfleet_api::{Error, FieldError, Labels};
+use sea_orm::{ColumnTrait, Condition};
 
-use crate::auth::{Principal, Role};
+use crate::auth::{Caller, Role};
 use crate::db::entities::cluster;
+use crate::db::filter;
 use crate::error::ServiceError;
 use crate::resource::row::Row;
 
 /// The label that names the team owning a cluster.
 pub const TEAM_LABEL: &str = "team";
-
-/// Who sent a request, as far as permissions go.
-#[derive(Clone, Debug)]
-pub enum Caller {
-    /// Authentication is off (`serve` without `--auth`): anyone may do
-    /// anything, and clusters get no team by default.
-    Anyone,
-    /// The holder of a valid token.
-    Principal(Arc<Principal>),
-}
 
 /// Which clusters a caller may see.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +25,17 @@ pub enum Scope<'a> {
     All,
     /// Those whose `team` label is one of these.
     Teams(&'a [String]),
+}
+
+impl Scope<'_> {
+    /// The SQL condition that keeps, of rows whose `cluster_id` column
+    /// names their cluster, those in scope; `None` when all are.
+    pub fn condition<C: ColumnTrait>(self, cluster_id: C) -> Option<Condition> {
+        match self {
+            Scope::All => None,
+            Scope::Teams(teams) => Some(filter::cluster_label_in(cluster_id, TEAM_LABEL, teams)),
+        }
+    }
 }
 
 impl Caller {
@@ -124,7 +125,10 @@ impl Caller {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::auth::Principal;
 
     fn caller(role: Role, teams: &[&str]) -> Caller {
         Caller::Principal(Arc::new(Principal {

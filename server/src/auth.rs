@@ -1,4 +1,4 @@
-//! Who is calling (issue 10): bearer tokens checked against the auth file
+//! Who is calling: bearer tokens checked against the auth file
 //! (`serve --auth FILE`), and new tokens for it (`hyperfleet token new`).
 //!
 //! The file maps the SHA-256 hash (hex) of each token to whom it belongs:
@@ -22,8 +22,6 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-
-use crate::access::Caller;
 
 /// What a token holder may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -267,6 +265,16 @@ impl Rejection {
             }
         }
     }
+}
+
+/// Who sent a request, as far as permissions go.
+#[derive(Clone, Debug)]
+pub enum Caller {
+    /// Authentication is off (`serve` without `--auth`): anyone may do
+    /// anything, and clusters get no team by default.
+    Anyone,
+    /// The holder of a valid token.
+    Principal(Arc<Principal>),
 }
 
 /// Who sent a request with these headers. Without `tokens` (no `--auth`)

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::access::{Caller, Scope};
+use crate::auth::Caller;
 use crate::context::ServerContext;
 use crate::db::entities::{cluster, nodepool};
 use crate::db::filter;
@@ -111,8 +111,8 @@ pub async fn list(
 ) -> Result<ClusterList, ServiceError> {
     let query = check_cluster_list(&params)?;
     let mut condition = filter::common(&CLUSTERS, &CLUSTER_LABELS, &query.common);
-    if let Scope::Teams(teams) = caller.scope() {
-        condition = condition.add(filter::owned_by_teams(cluster::Column::Id, teams));
+    if let Some(scope) = caller.scope().condition(cluster::Column::Id) {
+        condition = condition.add(scope);
     }
     if let Some(provider) = &query.provider {
         condition = condition.add(cluster::Column::Provider.eq(provider.as_str()));

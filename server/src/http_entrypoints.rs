@@ -11,8 +11,8 @@ use hyperfleet_api::{
     QueryParams,
 };
 
-use crate::access::Caller;
 use crate::auth;
+use crate::auth::Caller;
 use crate::context::ServerContext;
 use crate::error::ServiceError;
 use crate::status::{self, Subject};

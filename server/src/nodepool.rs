@@ -11,7 +11,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::access::{Caller, Scope};
+use crate::access::Scope;
+use crate::auth::Caller;
 use crate::cluster;
 use crate::context::ServerContext;
 use crate::db::entities::nodepool;
@@ -159,8 +160,8 @@ async fn list_matching(
     if let Some(cluster_id) = query.cluster_id {
         condition = condition.add(nodepool::Column::ClusterId.eq(cluster_id));
     }
-    if let Scope::Teams(teams) = scope {
-        condition = condition.add(filter::owned_by_teams(nodepool::Column::ClusterId, teams));
+    if let Some(scope) = scope.condition(nodepool::Column::ClusterId) {
+        condition = condition.add(scope);
     }
     let (rows, total) = page::fetch(
         &ctx.db,

@@ -17,7 +17,7 @@ use sea_orm::{
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::access::Caller;
+use crate::auth::Caller;
 use crate::context::ServerContext;
 use crate::db::entities::adapter_status;
 use crate::db::write_transaction;

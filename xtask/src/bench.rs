@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: the fleet-scale benchmark of issue 5.
+//! `cargo xtask bench`: the fleet-scale benchmark of the list filters.
 //!
 //! One run, which stops by itself and talks only to 127.0.0.1:
 //! 1. builds the release server and creates a fresh PostgreSQL database;

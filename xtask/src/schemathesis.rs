@@ -7,7 +7,7 @@
 //! file. It runs twice, in the two configurations whose contracts differ:
 //!
 //! - default required adapters: DELETE answers 202 and the resource stays,
-//!   `Terminating`, until adapters finalize (DESIGN.md section 5). Here the
+//!   `Terminating`, until adapters finalize (docs/lifecycle.md). Here the
 //!   `use_after_free` check ("a resource is gone once DELETE succeeded") is
 //!   inapplicable: an asynchronous delete keeps it readable by contract. It
 //!   is the only check left out, and only in this run;

@@ -1,4 +1,4 @@
-//! The one error shape of every HyperFleet response (DESIGN.md section 6).
+//! The one error shape of every HyperFleet response (docs/errors.md).
 //!
 //! The status code is a function of the error code, so a client can branch on
 //! `error` alone and the two can never disagree.

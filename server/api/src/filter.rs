@@ -1,4 +1,4 @@
-//! List filters (DESIGN.md section 3): the query parameters of the list
+//! List filters: the query parameters of the list
 //! operations, and their parsing into checked filters the server turns into
 //! SQL.
 //!
@@ -15,6 +15,18 @@ use crate::error::{Error, ErrorCode, FieldError};
 use crate::resource::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, Phase};
 use crate::validation::{MAX_LABELS, MAX_NAME_LEN, check_label_key, check_label_value};
 
+/// A label selector as the query string carries it: up to 64
+/// comma-separated terms, each a label key (optional DNS prefix), optionally
+/// `:value`. Published in the contract so generated requests are valid.
+const LABEL_SELECTOR_PATTERN: &str = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?(,([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?){0,63}$";
+/// One phase or a comma-separated set of phases.
+const PHASE_SET_PATTERN: &str =
+    r"^(Pending|Not Ready|Ready|Terminating)(,(Pending|Not Ready|Ready|Terminating))*$";
+/// A name, or a glob of one (`*` for any run of characters).
+const NAME_FILTER_PATTERN: &str = r"^[a-z0-9*-]{1,63}$";
+/// A provider or region, as the spec allows them.
+const SPEC_VALUE_PATTERN: &str = r"^[a-z0-9-]{1,63}$";
+
 /// Query parameters of `GET /clusters`. Filters combine with AND; items come
 /// oldest first (`created_at`, then `id`).
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
@@ -29,26 +41,22 @@ pub struct ClusterListParams {
     /// Label selector: comma-separated `key:value` pairs, each of which must
     /// match; a bare `key` matches resources that have the key, whatever its
     /// value. Example: `environment:production,team:platform`.
-    #[schemars(regex(
-        pattern = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?(,([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?){0,63}$"
-    ))]
+    #[schemars(regex(path = "LABEL_SELECTOR_PATTERN"))]
     pub labels: Option<String>,
     /// One phase, or a comma-separated set of phases of which any matches:
     /// `Pending`, `Not Ready`, `Ready`, `Terminating`. Example:
     /// `Pending,Not Ready`.
-    #[schemars(regex(
-        pattern = r"^(Pending|Not Ready|Ready|Terminating)(,(Pending|Not Ready|Ready|Terminating))*$"
-    ))]
+    #[schemars(regex(path = "PHASE_SET_PATTERN"))]
     pub phase: Option<String>,
     /// Exact cloud provider, such as `gcp`.
-    #[schemars(regex(pattern = r"^[a-z0-9-]{1,63}$"))]
+    #[schemars(regex(path = "SPEC_VALUE_PATTERN"))]
     pub provider: Option<String>,
     /// Exact region, such as `us-east1`.
-    #[schemars(regex(pattern = r"^[a-z0-9-]{1,63}$"))]
+    #[schemars(regex(path = "SPEC_VALUE_PATTERN"))]
     pub region: Option<String>,
     /// Exact name, or a glob when it contains `*` (any run of characters):
     /// `my-*` for a prefix, `*test*` for a partial match.
-    #[schemars(regex(pattern = r"^[a-z0-9*-]{1,63}$"))]
+    #[schemars(regex(path = "NAME_FILTER_PATTERN"))]
     pub name: Option<String>,
 }
 
@@ -65,18 +73,14 @@ pub struct NodePoolListParams {
     pub size: Option<u32>,
     /// Label selector: comma-separated `key:value` pairs, each of which must
     /// match; a bare `key` matches node pools that have the key.
-    #[schemars(regex(
-        pattern = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?(,([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?){0,63}$"
-    ))]
+    #[schemars(regex(path = "LABEL_SELECTOR_PATTERN"))]
     pub labels: Option<String>,
     /// One phase, or a comma-separated set of phases of which any matches:
     /// `Pending`, `Not Ready`, `Ready`, `Terminating`.
-    #[schemars(regex(
-        pattern = r"^(Pending|Not Ready|Ready|Terminating)(,(Pending|Not Ready|Ready|Terminating))*$"
-    ))]
+    #[schemars(regex(path = "PHASE_SET_PATTERN"))]
     pub phase: Option<String>,
     /// Exact name, or a glob when it contains `*` (any run of characters).
-    #[schemars(regex(pattern = r"^[a-z0-9*-]{1,63}$"))]
+    #[schemars(regex(path = "NAME_FILTER_PATTERN"))]
     pub name: Option<String>,
 }
 
@@ -96,18 +100,14 @@ pub struct NodePoolListAllParams {
     pub cluster_id: Option<Uuid>,
     /// Label selector: comma-separated `key:value` pairs, each of which must
     /// match; a bare `key` matches node pools that have the key.
-    #[schemars(regex(
-        pattern = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?(,([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?){0,63}$"
-    ))]
+    #[schemars(regex(path = "LABEL_SELECTOR_PATTERN"))]
     pub labels: Option<String>,
     /// One phase, or a comma-separated set of phases of which any matches:
     /// `Pending`, `Not Ready`, `Ready`, `Terminating`.
-    #[schemars(regex(
-        pattern = r"^(Pending|Not Ready|Ready|Terminating)(,(Pending|Not Ready|Ready|Terminating))*$"
-    ))]
+    #[schemars(regex(path = "PHASE_SET_PATTERN"))]
     pub phase: Option<String>,
     /// Exact name, or a glob when it contains `*` (any run of characters).
-    #[schemars(regex(pattern = r"^[a-z0-9*-]{1,63}$"))]
+    #[schemars(regex(path = "NAME_FILTER_PATTERN"))]
     pub name: Option<String>,
 }
 

@@ -45,7 +45,7 @@ pub use status::{
     ConditionReport, ConditionStatus, FINALIZED, REQUIRED_CONDITIONS,
 };
 
-/// Largest request body the API reads, in bytes (DESIGN.md section 2).
+/// Largest request body the API reads, in bytes; a larger one is 413.
 pub const MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024;
 
 /// Version of the contract; `info.version` of `openapi.yaml`.

@@ -1,4 +1,4 @@
-//! Wire types of updates (JSON merge patches) and deletes (DESIGN.md section 5).
+//! Wire types of updates (JSON merge patches) and deletes (docs/lifecycle.md).
 
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;

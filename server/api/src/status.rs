@@ -1,4 +1,4 @@
-//! Wire types of adapter status reports (DESIGN.md section 4).
+//! Wire types of adapter status reports (docs/statuses.md).
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;

@@ -1,4 +1,5 @@
-//! The value rules of DESIGN.md section 2, checked before anything is stored.
+//! The value rules of resources (docs/resources.md), checked before anything
+//! is stored.
 //!
 //! Each check appends to a list instead of returning early, so a 400 names
 //! every offending field at once.

@@ -11,13 +11,12 @@
 //!   has no default escape character, so it is always spelled out);
 //! - a member's view of the fleet is `cluster_id IN (SELECT cluster_id FROM
 //!   cluster_labels WHERE key = 'team' AND value IN (...))`, from the same
-//!   index, on clusters and on node pools alike ([`owned_by_teams`]).
+//!   index, on clusters and on node pools alike ([`cluster_label_in`]).
 
 use hyperfleet_api::{CommonFilter, LabelSelector, NameFilter};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{ColumnTrait, Condition, EntityTrait};
 
-use crate::access::TEAM_LABEL;
 use crate::db::entities::cluster_label;
 use crate::db::tables::{LabelColumns, ResourceColumns};
 
@@ -71,14 +70,14 @@ where
 }
 
 /// Rows whose `cluster_id` column (a cluster's id, or a node pool's
-/// cluster) names a cluster whose `team` label is one of `teams`.
-pub fn owned_by_teams<C: ColumnTrait>(cluster_id: C, teams: &[String]) -> Condition {
+/// cluster) names a cluster whose label `key` is one of `values`.
+pub fn cluster_label_in<C: ColumnTrait>(cluster_id: C, key: &str, values: &[String]) -> Condition {
     let mut owners = Query::select();
     owners
         .column(cluster_label::Column::ClusterId)
         .from(cluster_label::Entity)
-        .and_where(cluster_label::Column::Key.eq(TEAM_LABEL))
-        .and_where(cluster_label::Column::Value.is_in(teams.iter().map(String::as_str)));
+        .and_where(cluster_label::Column::Key.eq(key))
+        .and_where(cluster_label::Column::Value.is_in(values.iter().map(String::as_str)));
     Condition::all().add(cluster_id.in_subquery(owners))
 }
 
@@ -133,8 +132,9 @@ mod tests {
     fn team_scopes_are_one_indexed_subquery() {
         let teams = ["alpha".to_string(), "beta".to_string()];
         let statement = crate::db::entities::nodepool::Entity::find()
-            .filter(owned_by_teams(
+            .filter(cluster_label_in(
                 crate::db::entities::nodepool::Column::ClusterId,
+                "team",
                 &teams,
             ))
             .build(DbBackend::Postgres)

@@ -1,4 +1,4 @@
-//! How adapter reports add up (DESIGN.md section 4): each adapter's phase
+//! How adapter reports add up (docs/statuses.md): each adapter's phase
 //! from its latest conditions, and the resource's phase from its required
 //! adapters. Pure functions, so the rules are tested without a database.
 
