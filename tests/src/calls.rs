@@ -79,6 +79,29 @@ pub async fn list_clusters(client: &Client) -> types::ClusterList {
         .into_inner()
 }
 
+/// The first page of a cluster's node pools, unfiltered.
+pub async fn list_pools(client: &Client, cluster: &str) -> types::NodePoolList {
+    client
+        .nodepool_list()
+        .cluster(cluster)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("the node pools of {cluster} are listed: {e}"))
+        .into_inner()
+}
+
+/// Delete a cluster (start its deletion); it must be answered 202.
+pub async fn delete_cluster(client: &Client, cluster: &str) -> types::Cluster {
+    let accepted = client
+        .cluster_delete()
+        .cluster(cluster)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("the deletion of {cluster} is accepted: {e}"));
+    assert_eq!(accepted.status().as_u16(), 202);
+    accepted.into_inner()
+}
+
 /// Apply `body` to a cluster.
 pub async fn patch_cluster(
     client: &Client,

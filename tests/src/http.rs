@@ -48,27 +48,38 @@ pub async fn send_raw(
     error_of(response).await
 }
 
-/// GET `path` (with its query as a user would type it), and read the
-/// error it is answered with.
-pub async fn get_error(server: &TestServer, path: &str) -> (u16, types::Error) {
-    let response = server
+/// GET `path` (with its query as a user would type it), whatever the
+/// answer.
+pub async fn get(server: &TestServer, path: &str) -> reqwest::Response {
+    server
         .http()
         .get(server.url(path))
         .send()
         .await
-        .expect("the server answers");
-    error_of(response).await
+        .unwrap_or_else(|e| panic!("GET {path} is answered: {e}"))
 }
 
-/// GET `path` (with its query as a user would type it); it must be
-/// answered 200 with a `T`.
+/// GET `path`, and read the error it is answered with.
+pub async fn get_error(server: &TestServer, path: &str) -> (u16, types::Error) {
+    error_of(get(server, path).await).await
+}
+
+/// GET `path`, which must be refused with 400 `BadRequest` naming exactly
+/// `field`: the answer to one bad query parameter.
+pub async fn expect_bad_query(server: &TestServer, path: &str, field: &str) {
+    let (status, error) = get_error(server, path).await;
+    assert_eq!(
+        (status, error.error),
+        (400, types::ErrorCode::BadRequest),
+        "{path}: {error:?}"
+    );
+    assert_eq!(crate::calls::fields(&error), [field], "{path}: {error:?}");
+    assert!(!error.request_id.is_empty());
+}
+
+/// GET `path`; it must be answered 200 with a `T`.
 pub async fn get_json<T: serde::de::DeserializeOwned>(server: &TestServer, path: &str) -> T {
-    let response = server
-        .http()
-        .get(server.url(path))
-        .send()
-        .await
-        .expect("the server answers");
+    let response = get(server, path).await;
     let status = response.status().as_u16();
     let text = response.text().await.expect("a body");
     assert_eq!(status, 200, "{path}: {text}");

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyperfleet_e2e::calls::{
-    cluster_statuses, create_cluster, create_pool, expect_cluster_deleted, patch_cluster,
+    cluster_statuses, create_cluster, create_pool, delete_cluster, expect_cluster_deleted,
+    patch_cluster,
 };
 use hyperfleet_e2e::fixtures::scale;
 use hyperfleet_e2e::server::{rabbitmq, server_config};
@@ -125,12 +126,7 @@ async fn over_rabbitmq_resources_become_ready_update_and_go_away() {
     patch_cluster(client, "loop", scale(7)).await;
     wait_for_phase(client, "loop", types::Phase::Ready, 2, READY_WITHIN).await;
 
-    client
-        .cluster_delete()
-        .cluster("loop")
-        .send()
-        .await
-        .expect("accepted");
+    delete_cluster(client, "loop").await;
     wait_until_gone(client, "loop", READY_WITHIN).await;
     for task in tasks {
         task.abort();
@@ -234,12 +230,7 @@ async fn hyperfleet_dev_takes_a_cluster_to_ready_and_away() {
     wait_for_phase(&client, "dev", types::Phase::Ready, 1, ten_seconds).await;
     eprintln!("hyperfleet dev: create -> Ready in {:?}", started.elapsed());
 
-    client
-        .cluster_delete()
-        .cluster("dev")
-        .send()
-        .await
-        .expect("accepted");
+    delete_cluster(&client, "dev").await;
     wait_until_gone(&client, "dev", READY_WITHIN).await;
     expect_cluster_deleted(&client, created.id).await;
     dev.stop().await.expect("dev stops");

@@ -4,8 +4,8 @@
 //! The SDK validates names and patterns before sending, so the invalid
 //! bodies here go over plain HTTP to prove the server checks them itself.
 
-use hyperfleet_e2e::calls::{create_cluster, fields, list_clusters};
-use hyperfleet_e2e::http::{error_of, get_error, send_raw};
+use hyperfleet_e2e::calls::{create_cluster, fields, list_clusters, list_pools};
+use hyperfleet_e2e::http::{error_of, expect_bad_query, get, send_raw};
 use hyperfleet_e2e::{TestServer, on_every_backend};
 use hyperfleet_sdk::types;
 use serde_json::{Value, json};
@@ -163,14 +163,7 @@ async fn invalid_nodepool_bodies_name_every_offending_field(server: TestServer) 
         );
         assert_eq!(fields(&error), expected, "{body}");
     }
-    let list = server
-        .client
-        .nodepool_list()
-        .cluster("parent")
-        .send()
-        .await
-        .expect("listed");
-    assert_eq!(list.into_inner().total, 0);
+    assert_eq!(list_pools(&server.client, "parent").await.total, 0);
 }
 
 async fn unreadable_bodies_are_bad_requests(server: TestServer) {
@@ -215,13 +208,7 @@ async fn bad_query_parameters_are_named(server: TestServer) {
     ];
     for path in [CLUSTERS.to_string(), format!("{CLUSTERS}/any/nodepools")] {
         for (query, field) in cases {
-            let (status, error) = get_error(&server, &format!("{path}?{query}")).await;
-            assert_eq!(
-                (status, error.error),
-                (400, types::ErrorCode::BadRequest),
-                "{query}"
-            );
-            assert_eq!(fields(&error), [field], "{query}: {}", error.message);
+            expect_bad_query(&server, &format!("{path}?{query}"), field).await;
         }
     }
 }
@@ -279,12 +266,7 @@ async fn probes_and_served_contract(server: TestServer) {
         .into_inner();
     assert_eq!(ready.status, "ok");
 
-    let response = server
-        .http()
-        .get(server.url("/openapi.yaml"))
-        .send()
-        .await
-        .expect("answered");
+    let response = get(&server, "/openapi.yaml").await;
     assert_eq!(response.status().as_u16(), 200);
     let served = response.text().await.expect("a body");
     let checked_in = include_str!("../../openapi.yaml");

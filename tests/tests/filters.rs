@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use hyperfleet_e2e::calls::{create_cluster, create_cluster_with, fields};
 use hyperfleet_e2e::fixtures::{cluster_request_at, labels, nodepool_request};
-use hyperfleet_e2e::http::{get_error, get_json};
+use hyperfleet_e2e::http::{expect_bad_query, get_error, get_json};
 use hyperfleet_e2e::{Backend, TestServer, on_every_backend};
 use hyperfleet_sdk::types;
 
@@ -646,14 +646,7 @@ async fn each_bad_filter_parameter_is_named(server: TestServer) {
     ];
     for (path, cases) in paths {
         for (query, field) in cases {
-            let (status, error) = get_error(&server, &format!("{path}?{query}")).await;
-            assert_eq!(
-                (status, error.error),
-                (400, types::ErrorCode::BadRequest),
-                "{path}?{query}: {error:?}"
-            );
-            assert_eq!(fields(&error), [*field], "{path}?{query}: {error:?}");
-            assert!(!error.request_id.is_empty());
+            expect_bad_query(&server, &format!("{path}?{query}"), field).await;
         }
     }
 

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 
 use hyperfleet_e2e::calls::{
-    api_error, cluster_statuses, create_cluster, create_pool, expect_cluster_deleted, expect_error,
-    expect_pool_deleted, list_clusters, patch_cluster, report_cluster, report_cluster_adapters,
-    report_pool_adapters, view_cluster, view_pool,
+    api_error, cluster_statuses, create_cluster, create_pool, delete_cluster,
+    expect_cluster_deleted, expect_error, expect_pool_deleted, list_clusters, list_pools,
+    patch_cluster, report_cluster, report_cluster_adapters, report_pool_adapters, view_cluster,
+    view_pool,
 };
 use hyperfleet_e2e::fixtures::{
     COMPLETE, RUNNING, cluster_request, finalized, labels, nodepool_request, report, scale,
@@ -187,14 +188,7 @@ async fn j5_delete_waits_for_finalizers_then_leaves_a_tombstone(server: TestServ
     let created = create_cluster(client, "j5").await;
     report_cluster_adapters(client, "j5", 1, COMPLETE).await;
 
-    let deleting = client
-        .cluster_delete()
-        .cluster("j5")
-        .send()
-        .await
-        .expect("accepted");
-    assert_eq!(deleting.status().as_u16(), 202);
-    let deleting = deleting.into_inner();
+    let deleting = delete_cluster(client, "j5").await;
     assert_eq!(
         (deleting.status.phase, deleting.generation),
         (types::Phase::Terminating, 2)
@@ -204,18 +198,8 @@ async fn j5_delete_waits_for_finalizers_then_leaves_a_tombstone(server: TestServ
         "deleting: waiting for validation, dns, infrastructure to finalize"
     );
 
-    let again = client
-        .cluster_delete()
-        .cluster("j5")
-        .send()
-        .await
-        .expect("accepted");
-    assert_eq!(again.status().as_u16(), 202);
-    assert_eq!(
-        again.into_inner().generation,
-        2,
-        "a repeated delete bumps nothing"
-    );
+    let again = delete_cluster(client, "j5").await;
+    assert_eq!(again.generation, 2, "a repeated delete bumps nothing");
 
     // While it terminates, nothing but finalizing reports may touch it;
     // a report must carry Finalized.
@@ -306,12 +290,7 @@ async fn deleting_a_cluster_cascades_to_its_node_pools(server: TestServer) {
     let second = create_pool(client, "parent", "second").await;
     report_pool_adapters(client, "parent", "first", 1, COMPLETE).await;
 
-    client
-        .cluster_delete()
-        .cluster("parent")
-        .send()
-        .await
-        .expect("accepted");
+    delete_cluster(client, "parent").await;
     for pool in ["first", "second"] {
         let pool = view_pool(client, "parent", pool).await;
         assert_eq!(
@@ -359,12 +338,7 @@ async fn force_deletes_only_what_is_terminating(server: TestServer) {
         "untouched"
     );
 
-    client
-        .cluster_delete()
-        .cluster("forced")
-        .send()
-        .await
-        .expect("accepted");
+    delete_cluster(client, "forced").await;
     let forced = client
         .cluster_delete()
         .cluster("forced")
@@ -388,15 +362,7 @@ async fn force_deletes_only_what_is_terminating(server: TestServer) {
         .expect("the name is free again")
         .into_inner();
     assert!(
-        client
-            .nodepool_list()
-            .cluster("forced")
-            .send()
-            .await
-            .expect("listed")
-            .into_inner()
-            .items
-            .is_empty(),
+        list_pools(client, "forced").await.items.is_empty(),
         "{reborn:?} starts without the old pools"
     );
 }

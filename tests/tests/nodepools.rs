@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use hyperfleet_e2e::calls::{create_cluster, create_pool, expect_error, view_pool};
+use hyperfleet_e2e::calls::{create_cluster, create_pool, expect_error, list_pools, view_pool};
 use hyperfleet_e2e::fixtures::nodepool_request;
 use hyperfleet_e2e::{TestServer, on_every_backend};
 use hyperfleet_sdk::types;
@@ -126,14 +126,7 @@ async fn lists_are_per_cluster_with_totals(server: TestServer) {
     assert_eq!(seen, created);
     assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 5);
 
-    let quiet = server
-        .client
-        .nodepool_list()
-        .cluster("quiet")
-        .send()
-        .await
-        .expect("listed");
-    assert_eq!(quiet.into_inner().total, 0);
+    assert_eq!(list_pools(&server.client, "quiet").await.total, 0);
 }
 
 async fn missing_parents_and_pools_are_not_found(server: TestServer) {

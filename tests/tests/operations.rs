@@ -1,6 +1,7 @@
 //! What operators rely on: metrics, request ids, probes.
 
 use hyperfleet_e2e::calls::{api_error, create_cluster, list_clusters};
+use hyperfleet_e2e::http::get;
 use hyperfleet_e2e::{TestServer, on_every_backend};
 
 on_every_backend!(metrics_count_requests_and_resources);
@@ -13,12 +14,7 @@ async fn metrics_count_requests_and_resources(server: TestServer) {
     assert_eq!(status, 404);
     list_clusters(&server.client).await;
 
-    let response = server
-        .http()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("answered");
+    let response = get(&server, "/metrics").await;
     assert_eq!(response.status().as_u16(), 200);
     let content_type = response
         .headers()
