@@ -11,14 +11,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use hyperfleet_e2e::fixtures::cluster_request_at;
+use hyperfleet_e2e::server::server_config;
+use hyperfleet_sdk::Client;
 use hyperfleet_sdk::adapter::{AdapterRuntime, Publisher, TransportError};
 use hyperfleet_sdk::amqp::{AmqpPublisher, Topology};
 use hyperfleet_sdk::bus::InProcessBus;
 use hyperfleet_sdk::events::CloudEvent;
-use hyperfleet_sdk::{Client, types};
 use hyperfleet_server::adapters::{REFERENCE_ADAPTERS, SimulatedAdapter, Simulation};
 use hyperfleet_server::sentinel::{Connect, Sentinel, SentinelConfig};
-use hyperfleet_server::{ServerConfig, start};
+use hyperfleet_server::start;
 use uuid::Uuid;
 
 /// Counts what goes through a publisher.
@@ -87,17 +89,10 @@ fn report(name: &str, outcome: Outcome) {
 
 async fn run(transport: Transport, clusters: usize) -> Outcome {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let adapters = |list: &str| list.split(',').map(String::from).collect::<Vec<_>>();
-    let server = start(ServerConfig {
-        listen: "127.0.0.1:0".parse().expect("an address"),
-        database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
-        database_pool_size: None,
-        cluster_adapters: adapters(hyperfleet_server::DEFAULT_CLUSTER_ADAPTERS),
-        nodepool_adapters: adapters(hyperfleet_server::DEFAULT_NODEPOOL_ADAPTERS),
-        auth: None,
-    })
-    .await
-    .expect("the server starts");
+    let database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let server = start(server_config(database_url))
+        .await
+        .expect("the server starts");
     let api = format!("http://{}", server.local_addr());
     let simulation = Simulation {
         work: Duration::from_millis(10),
@@ -170,14 +165,7 @@ async fn run(transport: Transport, clusters: usize) -> Outcome {
     for i in 0..clusters {
         let client = client.clone();
         batch.push(tokio::spawn(async move {
-            let request = types::ClusterCreateRequest::builder()
-                .name(format!("bench-{i}"))
-                .spec(
-                    types::ClusterSpec::builder()
-                        .provider("gcp")
-                        .region("us-east1")
-                        .node_count(3),
-                );
+            let request = cluster_request_at(&format!("bench-{i}"), "gcp", "us-east1");
             let cluster = client
                 .cluster_create()
                 .body(request)

@@ -11,11 +11,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use hyperfleet_e2e::fixtures::{
+    CLUSTER_ADAPTERS as REQUIRED, COMPLETE, RUNNING, True, cluster_request_at, labels,
+};
+use hyperfleet_e2e::server::server_config;
 use hyperfleet_sdk::{Client, types};
 use sea_orm::{ConnectionTrait, Database};
 use uuid::Uuid;
-
-const REQUIRED: [&str; 3] = ["validation", "dns", "infrastructure"];
 
 #[derive(Default)]
 struct Tally {
@@ -39,53 +41,27 @@ fn record(tally: &Shared, op: &'static str, started: Instant, status: Option<u16
     }
 }
 
-fn status_of<T>(
-    result: &Result<hyperfleet_sdk::ResponseValue<T>, hyperfleet_sdk::Error<types::Error>>,
-) -> Option<u16> {
+fn status_of<T>(result: &hyperfleet_e2e::calls::SdkResult<T>) -> Option<u16> {
     match result {
         Ok(response) => Some(response.status().as_u16()),
         Err(error) => error.status().map(|s| s.as_u16()),
     }
 }
 
+/// A report of `adapter` at `generation`: done or at work, and finalized
+/// (the deletion's last report) or not.
 fn report(
     adapter: &str,
     generation: i64,
     finalized: bool,
     done: bool,
 ) -> types::builder::AdapterStatusReport {
-    let t = |b: bool| {
-        if b {
-            types::ConditionStatus::True
-        } else {
-            types::ConditionStatus::False
-        }
-    };
-    let mut conditions = vec![
-        ("Applied", t(true)),
-        ("Available", t(done)),
-        ("Health", t(true)),
-    ];
+    let generation = u64::try_from(generation.max(1)).unwrap_or(1);
+    let mut conditions = if done { COMPLETE } else { RUNNING }.to_vec();
     if finalized {
-        conditions.push(("Finalized", t(true)));
+        conditions.push(("Finalized", True));
     }
-    let conditions: Vec<types::ConditionReport> = conditions
-        .into_iter()
-        .filter_map(|(kind, status)| {
-            types::ConditionReport::builder()
-                .type_(kind)
-                .status(status)
-                .try_into()
-                .ok()
-        })
-        .collect();
-    types::AdapterStatusReport::builder()
-        .adapter(adapter)
-        .observed_generation(
-            std::num::NonZeroU64::new(generation.max(1) as u64)
-                .unwrap_or(std::num::NonZeroU64::MIN),
-        )
-        .conditions(conditions)
+    hyperfleet_e2e::fixtures::report(adapter, generation, &conditions)
 }
 
 async fn client_loop(client: Client, worker: usize, until: Instant, tally: Shared) {
@@ -97,22 +73,11 @@ async fn client_loop(client: Client, worker: usize, until: Instant, tally: Share
         match pick {
             0..=2 => {
                 let started = Instant::now();
-                let request = types::ClusterCreateRequest::builder()
-                    .name(format!("soak-{worker}-{n}"))
-                    .spec(
-                        types::ClusterSpec::builder()
-                            .provider(if n.is_multiple_of(2) { "gcp" } else { "aws" })
-                            .region("us-east1")
-                            .node_count(3),
-                    )
-                    .labels(
-                        [(
-                            "env".to_string(),
-                            if n.is_multiple_of(3) { "prod" } else { "dev" }.to_string(),
-                        )]
-                        .into_iter()
-                        .collect::<BTreeMap<_, _>>(),
-                    );
+                let provider = if n.is_multiple_of(2) { "gcp" } else { "aws" };
+                let env = if n.is_multiple_of(3) { "prod" } else { "dev" };
+                let request =
+                    cluster_request_at(&format!("soak-{worker}-{n}"), provider, "us-east1")
+                        .labels(labels(&[("env", env)]));
                 let result = client.cluster_create().body(request).send().await;
                 record(&tally, "create", started, status_of(&result));
                 if let Ok(response) = result {
@@ -211,17 +176,9 @@ async fn main() {
             .map(|(s, _)| s)
             .unwrap_or(&admin_url)
     );
-    let adapters = |list: &str| list.split(',').map(String::from).collect::<Vec<_>>();
-    let server = hyperfleet_server::start(hyperfleet_server::ServerConfig {
-        listen: "127.0.0.1:0".parse().expect("an address"),
-        database_url: url,
-        database_pool_size: None,
-        cluster_adapters: adapters(hyperfleet_server::DEFAULT_CLUSTER_ADAPTERS),
-        nodepool_adapters: adapters(hyperfleet_server::DEFAULT_NODEPOOL_ADAPTERS),
-        auth: None,
-    })
-    .await
-    .expect("the server starts");
+    let server = hyperfleet_server::start(server_config(url))
+        .await
+        .expect("the server starts");
     let base = format!("http://{}", server.local_addr());
     println!("soak: 64 clients for {seconds} s against {base} on PostgreSQL");
 

@@ -13,9 +13,13 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use hyperfleet_e2e::{
-    Backend, RUNNING, TestServer, api_error, nodepool_request, on_every_backend, report, wait_for,
+use hyperfleet_e2e::calls::{
+    api_error, create_cluster_with, create_pool, delete_cluster, expect_error, view_cluster,
 };
+use hyperfleet_e2e::fixtures::{RUNNING, cluster_request_at, nodepool_request, report};
+use hyperfleet_e2e::server::server_config;
+use hyperfleet_e2e::wait::wait_for_phase;
+use hyperfleet_e2e::{Backend, TestServer, on_every_backend};
 use hyperfleet_sdk::{Client, Error as SdkError, ResponseValue, types};
 use hyperfleet_server::auth::{self, Principal, Role, Tokens};
 
@@ -109,25 +113,12 @@ fn cluster(name: &str, team: Option<&str>) -> types::builder::ClusterCreateReque
         .map(|team| ("team".to_string(), team.to_string()))
         .into_iter()
         .collect();
-    types::ClusterCreateRequest::builder()
-        .name(name)
-        .spec(
-            types::ClusterSpec::builder()
-                .provider("gcp")
-                .region("us-east1")
-                .node_count(3),
-        )
-        .labels(labels)
+    cluster_request_at(name, "gcp", "us-east1").labels(labels)
 }
 
+/// Create [`cluster`]`(name, team)` as the caller of `client`.
 async fn create(client: &Client, name: &str, team: Option<&str>) -> types::Cluster {
-    client
-        .cluster_create()
-        .body(cluster(name, team))
-        .send()
-        .await
-        .expect("created")
-        .into_inner()
+    create_cluster_with(client, cluster(name, team)).await
 }
 
 /// A patch of the `team` label (`None` removes it).
@@ -150,14 +141,7 @@ fn status<T>(result: Result<ResponseValue<T>, SdkError<types::Error>>) -> u16 {
 async fn j6_another_team_gets_403(server: TestServer) {
     let alice = client(&server, Who::Alpha);
     let bob = client(&server, Who::Beta);
-    let created = alice
-        .cluster_create()
-        .body(cluster("alpha-cluster", None))
-        .send()
-        .await
-        .expect("alice creates a cluster");
-    assert_eq!(created.status().as_u16(), 201);
-    let id = created.into_inner().id.to_string();
+    let id = create(&alice, "alpha-cluster", None).await.id.to_string();
 
     for segment in [id.as_str(), "alpha-cluster"] {
         let (status, error) = api_error(bob.cluster_view().cluster(segment).send().await);
@@ -169,13 +153,7 @@ async fn j6_another_team_gets_403(server: TestServer) {
     }
 
     // The same answer for everything in and about the cluster.
-    alice
-        .nodepool_create()
-        .cluster(&id)
-        .body(nodepool_request("pool"))
-        .send()
-        .await
-        .expect("alice adds a node pool");
+    create_pool(&alice, &id, "pool").await;
     let answers = [
         api_error(bob.cluster_status_list().cluster(&id).send().await),
         api_error(
@@ -210,13 +188,7 @@ async fn j6_another_team_gets_403(server: TestServer) {
         );
     }
 
-    let still = alice
-        .cluster_view()
-        .cluster(&id)
-        .send()
-        .await
-        .expect("alice still reads it")
-        .into_inner();
+    let still = view_cluster(&alice, &id).await;
     assert_eq!(still.generation, 1, "nothing bob tried changed it");
     assert_eq!(still.status.phase, types::Phase::Pending);
 }
@@ -412,13 +384,7 @@ fn rows() -> Vec<Row> {
             call: |c| {
                 Box::pin(async move {
                     let name = fresh("doomed");
-                    c.admin
-                        .nodepool_create()
-                        .cluster(CLUSTER)
-                        .body(nodepool_request(&name))
-                        .send()
-                        .await
-                        .expect("a node pool to delete");
+                    create_pool(&c.admin, CLUSTER, &name).await;
                     status(
                         c.client
                             .nodepool_delete()
@@ -480,13 +446,7 @@ fn rows() -> Vec<Row> {
 async fn every_endpoint_for_every_caller(server: TestServer) {
     let admin = client(&server, Who::Admin);
     create(&admin, CLUSTER, Some("alpha")).await;
-    admin
-        .nodepool_create()
-        .cluster(CLUSTER)
-        .body(nodepool_request(POOL))
-        .send()
-        .await
-        .expect("the node pool every row uses");
+    create_pool(&admin, CLUSTER, POOL).await;
 
     let mut wrong = Vec::new();
     for row in rows() {
@@ -513,13 +473,7 @@ async fn list_totals_count_only_visible_clusters(server: TestServer) {
     // Two for alpha, one for beta, each with a node pool; teams defaulted.
     for (owner, name) in [(&alpha, "a-one"), (&alpha, "a-two"), (&beta, "b-one")] {
         create(owner, name, None).await;
-        owner
-            .nodepool_create()
-            .cluster(name)
-            .body(nodepool_request("pool"))
-            .send()
-            .await
-            .expect("a node pool");
+        create_pool(owner, name, "pool").await;
     }
 
     for (who, names) in [
@@ -573,13 +527,7 @@ async fn list_totals_count_only_visible_clusters(server: TestServer) {
         .expect("listed")
         .into_inner();
     assert_eq!((foreign.items.len(), foreign.total), (0, 0));
-    let b_one = client(&server, Who::Admin)
-        .cluster_view()
-        .cluster("b-one")
-        .send()
-        .await
-        .expect("the admin reads it")
-        .into_inner();
+    let b_one = view_cluster(&client(&server, Who::Admin), "b-one").await;
     let pools = alpha
         .nodepool_list_all()
         .cluster_id(b_one.id)
@@ -602,15 +550,13 @@ async fn the_team_label_defaults_and_stays_within_the_callers_teams(server: Test
     assert_eq!(team_of(&defaulted).as_deref(), Some("alpha"));
 
     // A member of several teams must choose, and may choose any of them.
-    let (status, error) = api_error(
+    let error = expect_error(
         both.cluster_create()
             .body(cluster("undecided", None))
             .send()
             .await,
-    );
-    assert_eq!(
-        (status, error.error),
-        (400, types::ErrorCode::ValidationFailed)
+        400,
+        types::ErrorCode::ValidationFailed,
     );
     assert_eq!(error.details[0].field, "labels.team");
     assert!(
@@ -621,43 +567,24 @@ async fn the_team_label_defaults_and_stays_within_the_callers_teams(server: Test
     assert_eq!(team_of(&chosen).as_deref(), Some("beta"));
 
     // Never a team the member is not in.
-    let (status, error) = api_error(
+    let error = expect_error(
         alpha
             .cluster_create()
             .body(cluster("planted", Some("beta")))
             .send()
             .await,
-    );
-    assert_eq!(
-        (status, error.error),
-        (403, types::ErrorCode::PermissionDenied)
+        403,
+        types::ErrorCode::PermissionDenied,
     );
     assert!(error.message.contains("beta"), "{error:?}");
 
     // Moving a cluster to a foreign team, or out of every team, is refused
     // and changes nothing.
     for patch in [move_to(Some("beta")), move_to(None)] {
-        let (status, error) = api_error(
-            alpha
-                .cluster_update()
-                .cluster("defaulted")
-                .body(patch)
-                .send()
-                .await,
-        );
-        assert_eq!(
-            (status, error.error),
-            (403, types::ErrorCode::PermissionDenied),
-            "{error:?}"
-        );
+        let update = alpha.cluster_update().cluster("defaulted").body(patch);
+        expect_error(update.send().await, 403, types::ErrorCode::PermissionDenied);
     }
-    let unchanged = alpha
-        .cluster_view()
-        .cluster("defaulted")
-        .send()
-        .await
-        .expect("still alpha's")
-        .into_inner();
+    let unchanged = view_cluster(&alpha, "defaulted").await;
     assert_eq!(unchanged.generation, 1);
     assert_eq!(team_of(&unchanged).as_deref(), Some("alpha"));
 
@@ -674,11 +601,7 @@ async fn the_team_label_defaults_and_stays_within_the_callers_teams(server: Test
     assert_eq!(moved.generation, 2);
     let (status, _) = api_error(alpha.cluster_view().cluster("defaulted").send().await);
     assert_eq!(status, 403);
-    beta.cluster_view()
-        .cluster("defaulted")
-        .send()
-        .await
-        .expect("beta's now");
+    view_cluster(&beta, "defaulted").await;
 
     // An admin in no team may create without a team (only admins and
     // adapters see such a cluster) and move anything anywhere.
@@ -688,12 +611,8 @@ async fn the_team_label_defaults_and_stays_within_the_callers_teams(server: Test
         let (status, _) = api_error(member.cluster_view().cluster("orphan").send().await);
         assert_eq!(status, 403);
     }
-    client(&server, Who::Adapter)
-        .cluster_view()
-        .cluster("orphan")
-        .send()
-        .await
-        .expect("adapters read everything");
+    // Adapters read everything.
+    view_cluster(&client(&server, Who::Adapter), "orphan").await;
     let adopted = admin
         .cluster_update()
         .cluster("orphan")
@@ -703,12 +622,7 @@ async fn the_team_label_defaults_and_stays_within_the_callers_teams(server: Test
         .expect("admins move anything")
         .into_inner();
     assert_eq!(team_of(&adopted).as_deref(), Some("alpha"));
-    alpha
-        .cluster_view()
-        .cluster("orphan")
-        .send()
-        .await
-        .expect("alpha's now");
+    view_cluster(&alpha, "orphan").await;
 }
 
 async fn missing_or_invalid_tokens_are_challenged(server: TestServer) {
@@ -808,12 +722,8 @@ mod open {
             .send()
             .await
             .expect("anyone may change anything");
-        stranger
-            .cluster_delete()
-            .cluster("open")
-            .send()
-            .await
-            .expect("and delete it");
+        // And delete it.
+        delete_cluster(&stranger, "open").await;
     }
 }
 
@@ -826,15 +736,11 @@ async fn dev_with_auth_takes_a_cluster_to_ready() {
     use hyperfleet_server::sentinel::SentinelConfig;
 
     let dir = tempfile::tempdir().expect("a temp dir");
-    let adapters = |list: &str| list.split(',').map(String::from).collect::<Vec<_>>();
+    let database_url = format!("sqlite://{}", dir.path().join("dev.db").display());
     let config = DevConfig {
         server: hyperfleet_server::ServerConfig {
-            listen: "127.0.0.1:0".parse().expect("an address"),
-            database_url: format!("sqlite://{}", dir.path().join("dev.db").display()),
-            database_pool_size: None,
-            cluster_adapters: adapters(hyperfleet_server::DEFAULT_CLUSTER_ADAPTERS),
-            nodepool_adapters: adapters(hyperfleet_server::DEFAULT_NODEPOOL_ADAPTERS),
             auth: Some(auth_file_tokens()),
+            ..server_config(database_url)
         },
         simulation: Simulation {
             work: Duration::from_millis(100),
@@ -855,17 +761,8 @@ async fn dev_with_auth_takes_a_cluster_to_ready() {
     let alice = Client::new_with_token(&base_url, token).expect("a client");
 
     create(&alice, "dev-auth", None).await;
-    wait_for("Ready in under 10 s", Duration::from_secs(10), || async {
-        let cluster = alice
-            .cluster_view()
-            .cluster("dev-auth")
-            .send()
-            .await
-            .ok()?
-            .into_inner();
-        (cluster.status.phase == types::Phase::Ready).then_some(())
-    })
-    .await;
+    let ten_seconds = Duration::from_secs(10);
+    wait_for_phase(&alice, "dev-auth", types::Phase::Ready, 1, ten_seconds).await;
     // Without a token nothing is served, though the loop runs.
     let (status, _) = api_error(Client::new(&base_url).cluster_list().send().await);
     assert_eq!(status, 401);

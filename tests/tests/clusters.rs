@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hyperfleet_e2e::{TestServer, api_error, cluster_request, on_every_backend};
+use hyperfleet_e2e::calls::{create_cluster, expect_error, list_clusters, view_cluster};
+use hyperfleet_e2e::fixtures::{SEED_LABELS, cluster_request, labels};
+use hyperfleet_e2e::{TestServer, on_every_backend};
 use hyperfleet_sdk::types;
 
 on_every_backend!(
@@ -36,11 +38,7 @@ async fn j1_create_and_get_the_seed_cluster(server: TestServer) {
     assert_eq!(cluster.spec.provider.as_str(), "gcp");
     assert_eq!(cluster.spec.region.as_str(), "us-east1");
     assert_eq!(cluster.spec.node_count.get(), 3);
-    let labels: BTreeMap<String, String> = [("environment", "production"), ("team", "platform")]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    assert_eq!(cluster.labels, labels);
+    assert_eq!(cluster.labels, labels(SEED_LABELS));
     assert_eq!(cluster.status.phase, types::Phase::Pending);
     assert_eq!(
         cluster.status.message,
@@ -49,57 +47,23 @@ async fn j1_create_and_get_the_seed_cluster(server: TestServer) {
     assert_eq!(cluster.created_at, cluster.updated_at);
     assert_eq!(cluster.status.last_transition_time, cluster.created_at);
 
-    let fetched = server
-        .client
-        .cluster_view()
-        .cluster(cluster.id.to_string())
-        .send()
-        .await
-        .expect("the cluster can be read back")
-        .into_inner();
+    let fetched = view_cluster(&server.client, &cluster.id.to_string()).await;
     assert_eq!(fetched, cluster);
 }
 
 async fn j7_get_by_name_and_by_id(server: TestServer) {
-    let cluster = server
-        .client
-        .cluster_create()
-        .body(cluster_request("lookup-me"))
-        .send()
-        .await
-        .expect("created")
-        .into_inner();
-    let by_name = server
-        .client
-        .cluster_view()
-        .cluster("lookup-me")
-        .send()
-        .await;
-    let by_id = server
-        .client
-        .cluster_view()
-        .cluster(cluster.id.to_string())
-        .send()
-        .await;
-    let by_simple_id = server
-        .client
-        .cluster_view()
-        .cluster(cluster.id.simple().to_string())
-        .send()
-        .await;
-    for found in [by_name, by_id, by_simple_id] {
-        assert_eq!(found.expect("found").into_inner(), cluster);
+    let cluster = create_cluster(&server.client, "lookup-me").await;
+    for reference in [
+        "lookup-me".to_string(),
+        cluster.id.to_string(),
+        cluster.id.simple().to_string(),
+    ] {
+        assert_eq!(view_cluster(&server.client, &reference).await, cluster);
     }
 }
 
 async fn lists_page_in_creation_order_with_totals(server: TestServer) {
-    let empty = server
-        .client
-        .cluster_list()
-        .send()
-        .await
-        .expect("listed")
-        .into_inner();
+    let empty = list_clusters(&server.client).await;
     assert_eq!(
         (empty.total, empty.items.len(), empty.page, empty.size),
         (0, 0, 1, 100)
@@ -108,14 +72,7 @@ async fn lists_page_in_creation_order_with_totals(server: TestServer) {
 
     let mut created = Vec::new();
     for i in 0..7 {
-        let cluster = server
-            .client
-            .cluster_create()
-            .body(cluster_request(&format!("cluster-{i}")))
-            .send()
-            .await
-            .expect("created")
-            .into_inner();
+        let cluster = create_cluster(&server.client, &format!("cluster-{i}")).await;
         created.push(cluster.id);
     }
 
@@ -153,12 +110,8 @@ async fn twenty_concurrent_creates_of_one_name_make_one_cluster(server: TestServ
     let attempts = (0..20).map(|i| {
         let client = server.client.clone();
         tokio::spawn(async move {
-            let mut request = cluster_request("contested");
-            request = request.labels(
-                [("attempt".to_string(), i.to_string())]
-                    .into_iter()
-                    .collect::<BTreeMap<_, _>>(),
-            );
+            let request = cluster_request("contested")
+                .labels(BTreeMap::from([("attempt".to_string(), i.to_string())]));
             client.cluster_create().body(request).send().await
         })
     });
@@ -171,24 +124,17 @@ async fn twenty_concurrent_creates_of_one_name_make_one_cluster(server: TestServ
                 created += 1;
             }
             Err(error) => {
-                let (status, body) = api_error::<types::Cluster>(Err(error));
-                assert_eq!(
-                    (status, body.error),
-                    (409, types::ErrorCode::ClusterAlreadyExists)
+                expect_error::<types::Cluster>(
+                    Err(error),
+                    409,
+                    types::ErrorCode::ClusterAlreadyExists,
                 );
                 conflicts += 1;
             }
         }
     }
     assert_eq!((created, conflicts), (1, 19));
-    let list = server
-        .client
-        .cluster_list()
-        .send()
-        .await
-        .expect("listed")
-        .into_inner();
-    assert_eq!(list.total, 1);
+    assert_eq!(list_clusters(&server.client).await.total, 1);
 }
 
 async fn duplicate_names_conflict(server: TestServer) {
@@ -200,37 +146,21 @@ async fn duplicate_names_conflict(server: TestServer) {
             .send()
     };
     create().await.expect("the first create succeeds");
-    let (status, error) = api_error(create().await);
-    assert_eq!(
-        (status, error.error),
-        (409, types::ErrorCode::ClusterAlreadyExists)
-    );
+    let error = expect_error(create().await, 409, types::ErrorCode::ClusterAlreadyExists);
     assert_eq!(error.message, "Cluster twice already exists");
     assert!(!error.request_id.is_empty());
 }
 
 async fn unknown_clusters_are_not_found(server: TestServer) {
-    let id = uuid::Uuid::new_v4();
-    let (status, error) = api_error(
-        server
-            .client
-            .cluster_view()
-            .cluster(id.to_string())
-            .send()
-            .await,
-    );
-    assert_eq!(
-        (status, error.error),
-        (404, types::ErrorCode::ClusterNotFound)
-    );
-    assert_eq!(error.message, format!("Cluster {id} not found"));
-
-    let (status, error) = api_error(server.client.cluster_view().cluster("no-such").send().await);
-    assert_eq!(
-        (status, error.error),
-        (404, types::ErrorCode::ClusterNotFound)
-    );
-    assert_eq!(error.message, "Cluster no-such not found");
+    let id = uuid::Uuid::new_v4().to_string();
+    for reference in [id.as_str(), "no-such"] {
+        let error = expect_error(
+            server.client.cluster_view().cluster(reference).send().await,
+            404,
+            types::ErrorCode::ClusterNotFound,
+        );
+        assert_eq!(error.message, format!("Cluster {reference} not found"));
+    }
 }
 
 /// Await every task, in order.

@@ -1,8 +1,9 @@
 //! The contract checker itself: documented examples conform, broken bodies
 //! do not, and the proxy in front of every test server really checks.
 
+use hyperfleet_e2e::calls::create_cluster;
 use hyperfleet_e2e::contract::Contract;
-use hyperfleet_e2e::{TestServer, cluster_request, on_every_backend};
+use hyperfleet_e2e::{TestServer, on_every_backend};
 use serde_json::{Value, json};
 
 on_every_backend!(the_proxy_checks_what_tests_receive);
@@ -90,13 +91,7 @@ fn broken_responses_are_caught() {
 }
 
 async fn the_proxy_checks_what_tests_receive(server: TestServer) {
-    server
-        .client
-        .cluster_create()
-        .body(cluster_request("checked"))
-        .send()
-        .await
-        .expect("created");
+    create_cluster(&server.client, "checked").await;
     let missing = server.client.cluster_view().cluster("nope").send().await;
     assert!(missing.is_err());
     let checked = server

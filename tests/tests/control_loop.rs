@@ -6,7 +6,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hyperfleet_e2e::{Backend, TestServer, cluster_request, nodepool_request, rabbitmq, wait_for};
+use hyperfleet_e2e::calls::{
+    cluster_statuses, create_cluster, create_pool, delete_cluster, expect_cluster_deleted,
+    patch_cluster,
+};
+use hyperfleet_e2e::fixtures::scale;
+use hyperfleet_e2e::server::{rabbitmq, server_config};
+use hyperfleet_e2e::wait::{phase_of, wait_for, wait_for_phase, wait_until_gone};
+use hyperfleet_e2e::{Backend, TestServer};
 use hyperfleet_sdk::adapter::{AdapterRuntime, Publisher};
 use hyperfleet_sdk::amqp::{AmqpPublisher, Topology};
 use hyperfleet_sdk::{Client, types};
@@ -23,40 +30,6 @@ fn simulation(work: Duration, fail_first: u32) -> Simulation {
         failure_rate: 0.0,
         fail_first,
     }
-}
-
-async fn phase_of(client: &Client, cluster: &str) -> Option<(types::Phase, i64)> {
-    let cluster = client
-        .cluster_view()
-        .cluster(cluster)
-        .send()
-        .await
-        .ok()?
-        .into_inner();
-    Some((cluster.status.phase, cluster.generation))
-}
-
-async fn wait_for_phase(client: &Client, cluster: &str, phase: types::Phase, generation: i64) {
-    wait_for(
-        &format!("{cluster} {phase:?} at {generation}"),
-        READY_WITHIN,
-        || async { (phase_of(client, cluster).await == Some((phase, generation))).then_some(()) },
-    )
-    .await;
-}
-
-async fn wait_until_gone(client: &Client, cluster: &str) {
-    wait_for(
-        &format!("{cluster} to be deleted"),
-        READY_WITHIN,
-        || async {
-            match client.cluster_view().cluster(cluster).send().await {
-                Err(error) if error.status().map(|s| s.as_u16()) == Some(404) => Some(()),
-                _ => None,
-            }
-        },
-    )
-    .await;
 }
 
 /// A topology of its own, so tests sharing the broker never see each
@@ -132,27 +105,10 @@ async fn over_rabbitmq_resources_become_ready_update_and_go_away() {
     ));
 
     let client = &server.client;
-    client
-        .cluster_create()
-        .body(cluster_request("loop"))
-        .send()
-        .await
-        .expect("created");
-    client
-        .nodepool_create()
-        .cluster("loop")
-        .body(nodepool_request("pool"))
-        .send()
-        .await
-        .expect("created");
-    wait_for_phase(client, "loop", types::Phase::Ready, 1).await;
-    let statuses = client
-        .cluster_status_list()
-        .cluster("loop")
-        .send()
-        .await
-        .expect("listed")
-        .into_inner();
+    create_cluster(client, "loop").await;
+    create_pool(client, "loop", "pool").await;
+    wait_for_phase(client, "loop", types::Phase::Ready, 1, READY_WITHIN).await;
+    let statuses = cluster_statuses(client, "loop").await;
     assert_eq!(statuses.statuses.len(), 3);
     wait_for("the node pool to be Ready", READY_WITHIN, || async {
         let pool = client
@@ -167,28 +123,11 @@ async fn over_rabbitmq_resources_become_ready_update_and_go_away() {
     })
     .await;
 
-    let scale = types::ClusterPatch::builder().spec(Some(
-        types::ClusterSpecPatch::builder()
-            .node_count(Some(7.try_into().expect("nonzero")))
-            .try_into()
-            .expect("valid"),
-    ));
-    client
-        .cluster_update()
-        .cluster("loop")
-        .body(scale)
-        .send()
-        .await
-        .expect("patched");
-    wait_for_phase(client, "loop", types::Phase::Ready, 2).await;
+    patch_cluster(client, "loop", scale(7)).await;
+    wait_for_phase(client, "loop", types::Phase::Ready, 2, READY_WITHIN).await;
 
-    client
-        .cluster_delete()
-        .cluster("loop")
-        .send()
-        .await
-        .expect("accepted");
-    wait_until_gone(client, "loop").await;
+    delete_cluster(client, "loop").await;
+    wait_until_gone(client, "loop", READY_WITHIN).await;
     for task in tasks {
         task.abort();
     }
@@ -225,12 +164,7 @@ async fn over_rabbitmq_an_adapter_killed_mid_work_loses_no_event() {
     ));
 
     let client = &server.client;
-    client
-        .cluster_create()
-        .body(cluster_request("crash"))
-        .send()
-        .await
-        .expect("created");
+    create_cluster(client, "crash").await;
     wait_for(
         "validation and infrastructure to finish",
         READY_WITHIN,
@@ -262,7 +196,7 @@ async fn over_rabbitmq_an_adapter_killed_mid_work_loses_no_event() {
 
     let started = Instant::now();
     tasks.push(start_adapter(&url, &topology, &api, "dns", quick).await);
-    wait_for_phase(client, "crash", types::Phase::Ready, 1).await;
+    wait_for_phase(client, "crash", types::Phase::Ready, 1, READY_WITHIN).await;
     assert!(
         started.elapsed() < Duration::from_secs(3600),
         "redelivered, not re-published"
@@ -275,16 +209,8 @@ async fn over_rabbitmq_an_adapter_killed_mid_work_loses_no_event() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hyperfleet_dev_takes_a_cluster_to_ready_and_away() {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let adapters = |list: &str| list.split(',').map(String::from).collect::<Vec<_>>();
     let config = DevConfig {
-        server: hyperfleet_server::ServerConfig {
-            listen: "127.0.0.1:0".parse().expect("an address"),
-            database_url: format!("sqlite://{}", dir.path().join("dev.db").display()),
-            database_pool_size: None,
-            cluster_adapters: adapters(hyperfleet_server::DEFAULT_CLUSTER_ADAPTERS),
-            nodepool_adapters: adapters(hyperfleet_server::DEFAULT_NODEPOOL_ADAPTERS),
-            auth: None,
-        },
+        server: server_config(format!("sqlite://{}", dir.path().join("dev.db").display())),
         simulation: simulation(Duration::from_millis(200), 0),
         sentinel: SentinelConfig {
             poll_interval: Duration::from_millis(200),
@@ -298,38 +224,14 @@ async fn hyperfleet_dev_takes_a_cluster_to_ready_and_away() {
     let client = Client::new(&format!("http://{}", dev.server.local_addr()));
 
     let started = Instant::now();
-    let created = client
-        .cluster_create()
-        .body(cluster_request("dev"))
-        .send()
-        .await
-        .expect("created")
-        .into_inner();
+    let created = create_cluster(&client, "dev").await;
     assert_eq!(created.status.phase, types::Phase::Pending);
-    wait_for("Ready in under 10 s", Duration::from_secs(10), || async {
-        (phase_of(&client, "dev").await == Some((types::Phase::Ready, 1))).then_some(())
-    })
-    .await;
+    let ten_seconds = Duration::from_secs(10);
+    wait_for_phase(&client, "dev", types::Phase::Ready, 1, ten_seconds).await;
     eprintln!("hyperfleet dev: create -> Ready in {:?}", started.elapsed());
 
-    client
-        .cluster_delete()
-        .cluster("dev")
-        .send()
-        .await
-        .expect("accepted");
-    wait_until_gone(&client, "dev").await;
-    let (status, error) = hyperfleet_e2e::api_error(
-        client
-            .cluster_view()
-            .cluster(created.id.to_string())
-            .send()
-            .await,
-    );
-    assert_eq!(status, 404);
-    assert_eq!(
-        error.message,
-        format!("Cluster {} has been successfully deleted", created.id)
-    );
+    delete_cluster(&client, "dev").await;
+    wait_until_gone(&client, "dev", READY_WITHIN).await;
+    expect_cluster_deleted(&client, created.id).await;
     dev.stop().await.expect("dev stops");
 }

@@ -4,7 +4,9 @@
 //! The SDK validates names and patterns before sending, so the invalid
 //! bodies here go over plain HTTP to prove the server checks them itself.
 
-use hyperfleet_e2e::{TestServer, cluster_request, on_every_backend};
+use hyperfleet_e2e::calls::{create_cluster, fields, list_clusters, list_pools};
+use hyperfleet_e2e::http::{error_of, expect_bad_query, get, send_raw};
+use hyperfleet_e2e::{TestServer, on_every_backend};
 use hyperfleet_sdk::types;
 use serde_json::{Value, json};
 
@@ -19,45 +21,15 @@ on_every_backend!(
 
 const CLUSTERS: &str = "/api/hyperfleet/v1/clusters";
 
-/// Send `body` with `content_type`; return status, headers' request id and
-/// the parsed error.
+/// POST `body` as `content_type`; the status and the error it is answered
+/// with.
 async fn post_raw(
     server: &TestServer,
     path: &str,
     content_type: &str,
     body: String,
 ) -> (u16, types::Error) {
-    let response = server
-        .http()
-        .post(server.url(path))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .expect("the server answers");
-    error_of(response).await
-}
-
-async fn error_of(response: reqwest::Response) -> (u16, types::Error) {
-    let status = response.status().as_u16();
-    let header_id = response
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(String::from)
-        .expect("every response carries x-request-id");
-    let text = response.text().await.expect("a body");
-    let error: types::Error =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not the error shape ({e}): {text}"));
-    assert_eq!(
-        error.request_id, header_id,
-        "the body quotes the request id of the header"
-    );
-    (status, error)
-}
-
-fn fields(error: &types::Error) -> Vec<&str> {
-    error.details.iter().map(|d| d.field.as_str()).collect()
+    send_raw(server, reqwest::Method::POST, path, content_type, body).await
 }
 
 fn seed_cluster() -> Value {
@@ -153,24 +125,12 @@ async fn invalid_cluster_bodies_name_every_offending_field(server: TestServer) {
     let (status, error) = post_raw(&server, CLUSTERS, "application/json", body).await;
     assert_eq!((status, fields(&error)), (400, vec!["labels"]));
 
-    let list = server
-        .client
-        .cluster_list()
-        .send()
-        .await
-        .expect("listed")
-        .into_inner();
+    let list = list_clusters(&server.client).await;
     assert_eq!(list.total, 0, "no invalid request stored anything");
 }
 
 async fn invalid_nodepool_bodies_name_every_offending_field(server: TestServer) {
-    server
-        .client
-        .cluster_create()
-        .body(cluster_request("parent"))
-        .send()
-        .await
-        .expect("created");
+    create_cluster(&server.client, "parent").await;
     let path = format!("{CLUSTERS}/parent/nodepools");
     let cases: Vec<(Value, &[&str])> = vec![
         (
@@ -203,14 +163,7 @@ async fn invalid_nodepool_bodies_name_every_offending_field(server: TestServer) 
         );
         assert_eq!(fields(&error), expected, "{body}");
     }
-    let list = server
-        .client
-        .nodepool_list()
-        .cluster("parent")
-        .send()
-        .await
-        .expect("listed");
-    assert_eq!(list.into_inner().total, 0);
+    assert_eq!(list_pools(&server.client, "parent").await.total, 0);
 }
 
 async fn unreadable_bodies_are_bad_requests(server: TestServer) {
@@ -255,19 +208,7 @@ async fn bad_query_parameters_are_named(server: TestServer) {
     ];
     for path in [CLUSTERS.to_string(), format!("{CLUSTERS}/any/nodepools")] {
         for (query, field) in cases {
-            let response = server
-                .http()
-                .get(server.url(&format!("{path}?{query}")))
-                .send()
-                .await
-                .expect("answered");
-            let (status, error) = error_of(response).await;
-            assert_eq!(
-                (status, error.error),
-                (400, types::ErrorCode::BadRequest),
-                "{query}"
-            );
-            assert_eq!(fields(&error), [field], "{query}: {}", error.message);
+            expect_bad_query(&server, &format!("{path}?{query}"), field).await;
         }
     }
 }
@@ -325,12 +266,7 @@ async fn probes_and_served_contract(server: TestServer) {
         .into_inner();
     assert_eq!(ready.status, "ok");
 
-    let response = server
-        .http()
-        .get(server.url("/openapi.yaml"))
-        .send()
-        .await
-        .expect("answered");
+    let response = get(&server, "/openapi.yaml").await;
     assert_eq!(response.status().as_u16(), 200);
     let served = response.text().await.expect("a body");
     let checked_in = include_str!("../../openapi.yaml");

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use hyperfleet_e2e::{api_error, cluster_request, wait_for};
+use hyperfleet_e2e::calls::{create_cluster, expect_error, list_clusters, view_cluster};
+use hyperfleet_e2e::fixtures::cluster_request;
+use hyperfleet_e2e::server::{server_config, unavailable};
+use hyperfleet_e2e::wait::wait_for;
 use hyperfleet_sdk::{Client, types};
 
 /// A PostgreSQL server of the test's own.
@@ -87,30 +90,28 @@ impl OwnPostgres {
     }
 
     fn pg(&self, words: &[&str], paths: &[&Path]) {
-        let program = self.bin.join(words[0]);
-        let mut command = if self.as_postgres {
+        let mut command = self.command(words[0]);
+        command.args(&words[1..]).args(paths);
+        run(&mut command);
+    }
+
+    /// One of the server's programs, as the user that may run it.
+    fn command(&self, program: &str) -> Command {
+        let program = self.bin.join(program);
+        if self.as_postgres {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--"]).arg(program);
             c
         } else {
             Command::new(program)
-        };
-        command.args(&words[1..]).args(paths);
-        run(&mut command);
+        }
     }
 }
 
 impl Drop for OwnPostgres {
     fn drop(&mut self) {
-        let program = self.bin.join("pg_ctl");
-        let mut command = if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(program);
-            c
-        } else {
-            Command::new(program)
-        };
-        let _ = command
+        let _ = self
+            .command("pg_ctl")
             .args(["-m", "immediate", "-D"])
             .arg(&self.data)
             .arg("stop")
@@ -149,13 +150,10 @@ fn newest_bindir() -> Option<PathBuf> {
 }
 
 fn absent(why: &str) -> Option<OwnPostgres> {
-    let required = std::env::var("HYPERFLEET_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
-        || std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-    if required {
-        panic!("the database fault test must run here, but {why}");
-    }
-    eprintln!("skipping: {why}");
-    None
+    unavailable(
+        "HYPERFLEET_REQUIRE_POSTGRES",
+        &format!("the database fault test cannot run: {why}"),
+    )
 }
 
 async fn answers(client: &Client, name: &str) -> Option<u16> {
@@ -177,38 +175,18 @@ async fn a_database_outage_is_503_and_the_service_recovers() {
         return;
     };
     pg.start();
-    let adapters = |list: &str| list.split(',').map(String::from).collect::<Vec<_>>();
-    let server = hyperfleet_server::start(hyperfleet_server::ServerConfig {
-        listen: "127.0.0.1:0".parse().expect("an address"),
-        database_url: pg.url(),
-        database_pool_size: None,
-        cluster_adapters: adapters(hyperfleet_server::DEFAULT_CLUSTER_ADAPTERS),
-        nodepool_adapters: adapters(hyperfleet_server::DEFAULT_NODEPOOL_ADAPTERS),
-        auth: None,
-    })
-    .await
-    .expect("the server starts on its own PostgreSQL");
-    let client = Client::new(&format!("http://{}", server.local_addr()));
-    let before = client
-        .cluster_create()
-        .body(cluster_request("survivor"))
-        .send()
+    let server = hyperfleet_server::start(server_config(pg.url()))
         .await
-        .expect("created")
-        .into_inner();
+        .expect("the server starts on its own PostgreSQL");
+    let client = Client::new(&format!("http://{}", server.local_addr()));
+    let before = create_cluster(&client, "survivor").await;
 
     pg.stop();
     assert_eq!(answers(&client, "survivor").await, Some(503));
-    let (status, error) = api_error(
-        client
-            .cluster_create()
-            .body(cluster_request("lost"))
-            .send()
-            .await,
-    );
-    assert_eq!((status, error.error), (503, types::ErrorCode::Unavailable));
-    let (status, error) = api_error(client.health_ready().send().await);
-    assert_eq!((status, error.error), (503, types::ErrorCode::Unavailable));
+    let down = types::ErrorCode::Unavailable;
+    let lost = client.cluster_create().body(cluster_request("lost"));
+    expect_error(lost.send().await, 503, down);
+    expect_error(client.health_ready().send().await, 503, down);
     assert!(
         client.health_live().send().await.is_ok(),
         "the process itself is alive"
@@ -219,26 +197,10 @@ async fn a_database_outage_is_503_and_the_service_recovers() {
         client.health_ready().send().await.ok().map(|_| ())
     })
     .await;
-    let after = client
-        .cluster_view()
-        .cluster("survivor")
-        .send()
-        .await
-        .expect("found")
-        .into_inner();
+    let after = view_cluster(&client, "survivor").await;
     assert_eq!(after, before, "nothing lost");
-    client
-        .cluster_create()
-        .body(cluster_request("after"))
-        .send()
-        .await
-        .expect("created after recovery");
-    let list = client
-        .cluster_list()
-        .send()
-        .await
-        .expect("listed")
-        .into_inner();
+    create_cluster(&client, "after").await;
+    let list = list_clusters(&client).await;
     let names: Vec<String> = list.items.iter().map(|c| c.name.to_string()).collect();
     assert_eq!(
         names,

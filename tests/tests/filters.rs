@@ -4,6 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use hyperfleet_e2e::calls::{create_cluster, create_cluster_with, fields};
+use hyperfleet_e2e::fixtures::{cluster_request_at, labels, nodepool_request};
+use hyperfleet_e2e::http::{expect_bad_query, get_error, get_json};
 use hyperfleet_e2e::{Backend, TestServer, on_every_backend};
 use hyperfleet_sdk::types;
 
@@ -108,29 +111,9 @@ const FLEET: &[(&str, &str, &str, Pairs)] = &[
 /// Create the fleet; its clusters by name.
 async fn create_fleet(server: &TestServer) -> BTreeMap<String, types::Cluster> {
     let mut created = BTreeMap::new();
-    for (name, provider, region, labels) in FLEET {
-        let labels: BTreeMap<String, String> = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let cluster = server
-            .client
-            .cluster_create()
-            .body(
-                types::ClusterCreateRequest::builder()
-                    .name(*name)
-                    .spec(
-                        types::ClusterSpec::builder()
-                            .provider(*provider)
-                            .region(*region)
-                            .node_count(3),
-                    )
-                    .labels(labels),
-            )
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{name} is created: {e}"))
-            .into_inner();
+    for (name, provider, region, pairs) in FLEET {
+        let request = cluster_request_at(name, provider, region).labels(labels(pairs));
+        let cluster = create_cluster_with(&server.client, request).await;
         created.insert(name.to_string(), cluster);
     }
     created
@@ -150,21 +133,6 @@ fn fleet_where(keep: impl Fn(&str, &str, &str, &BTreeMap<&str, &str>) -> bool) -
 
 fn names(list: &types::ClusterList) -> Vec<String> {
     list.items.iter().map(|c| c.name.to_string()).collect()
-}
-
-/// GET `path` over plain HTTP (for URLs written out as a user would type
-/// them), parsed as `T`.
-async fn get_json<T: serde::de::DeserializeOwned>(server: &TestServer, path: &str) -> T {
-    let response = server
-        .http()
-        .get(server.url(path))
-        .send()
-        .await
-        .expect("the server answers");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("a body");
-    assert_eq!(status, 200, "{path}: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
 }
 
 async fn j3_production_gcp_clusters_in_us_east1(server: TestServer) {
@@ -354,13 +322,7 @@ async fn phase_filters_with_pending_and_sets(server: TestServer) {
 /// the phase filter a phase other than Pending to find (on both backends).
 async fn ready_phase_is_found(server: TestServer) {
     for name in ["ready-1", "ready-2"] {
-        server
-            .client
-            .cluster_create()
-            .body(hyperfleet_e2e::cluster_request(name))
-            .send()
-            .await
-            .expect("created");
+        create_cluster(&server.client, name).await;
     }
     for (phase, total) in [("Ready", 2), ("Pending", 0), ("Pending,Ready", 2)] {
         let list = server
@@ -494,16 +456,12 @@ async fn node_pools_across_and_within_clusters(server: TestServer) {
         ("my-cluster-2", "batch-pool", &[]),
     ];
     let mut created = Vec::new();
-    for (cluster, name, labels) in pools {
-        let labels: BTreeMap<String, String> = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+    for (cluster, name, pairs) in pools {
         let pool = server
             .client
             .nodepool_create()
             .cluster(*cluster)
-            .body(hyperfleet_e2e::nodepool_request(name).labels(labels))
+            .body(nodepool_request(name).labels(labels(pairs)))
             .send()
             .await
             .expect("created")
@@ -688,39 +646,14 @@ async fn each_bad_filter_parameter_is_named(server: TestServer) {
     ];
     for (path, cases) in paths {
         for (query, field) in cases {
-            let response = server
-                .http()
-                .get(server.url(&format!("{path}?{query}")))
-                .send()
-                .await
-                .expect("answered");
-            let status = response.status().as_u16();
-            let text = response.text().await.expect("a body");
-            let error: types::Error = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{path}?{query}: not the error shape ({e}): {text}"));
-            assert_eq!(
-                (status, error.error),
-                (400, types::ErrorCode::BadRequest),
-                "{path}?{query}: {text}"
-            );
-            let fields: Vec<&str> = error.details.iter().map(|d| d.field.as_str()).collect();
-            assert_eq!(fields, [*field], "{path}?{query}: {text}");
-            assert!(!error.request_id.is_empty());
+            expect_bad_query(&server, &format!("{path}?{query}"), field).await;
         }
     }
 
     // Several bad parameters at once are all named.
-    let response = server
-        .http()
-        .get(server.url(&format!(
-            "{CLUSTERS}?labels=a:b:c&phase=Unknown&name=Bad_Name&size=0"
-        )))
-        .send()
-        .await
-        .expect("answered");
-    let text = response.text().await.expect("a body");
-    let error: types::Error = serde_json::from_str(&text).expect("the error shape");
-    let mut fields: Vec<&str> = error.details.iter().map(|d| d.field.as_str()).collect();
-    fields.sort_unstable();
-    assert_eq!(fields, ["labels", "name", "phase", "size"], "{text}");
+    let query = "labels=a:b:c&phase=Unknown&name=Bad_Name&size=0";
+    let (_, error) = get_error(&server, &format!("{CLUSTERS}?{query}")).await;
+    let mut named = fields(&error);
+    named.sort_unstable();
+    assert_eq!(named, ["labels", "name", "phase", "size"], "{error:?}");
 }

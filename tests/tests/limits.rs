@@ -2,7 +2,10 @@
 //! non-UTF-8, metacharacters in filters. Always a 4xx in the error shape,
 //! never a 500, never a changed row.
 
-use hyperfleet_e2e::{COMPLETE, TestServer, cluster_request, on_every_backend, report};
+use hyperfleet_e2e::calls::{cluster_statuses, create_cluster, list_clusters, report_cluster};
+use hyperfleet_e2e::fixtures::{COMPLETE, report};
+use hyperfleet_e2e::http::{get_error, send_raw};
+use hyperfleet_e2e::{TestServer, on_every_backend};
 use hyperfleet_sdk::types;
 use serde_json::{Value, json};
 
@@ -12,25 +15,14 @@ on_every_backend!(
     non_utf8_and_metacharacters_are_400,
 );
 
+/// Send a JSON body the SDK would refuse to build.
 async fn send(
     server: &TestServer,
     method: reqwest::Method,
     path: &str,
     body: Vec<u8>,
 ) -> (u16, types::Error) {
-    let response = server
-        .http()
-        .request(method, server.url(path))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("answered");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("a body");
-    let error =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not the error shape ({e}): {text}"));
-    (status, error)
+    send_raw(server, method, path, "application/json", body).await
 }
 
 async fn bodies_over_one_mebibyte_are_413(server: TestServer) {
@@ -48,24 +40,11 @@ async fn bodies_over_one_mebibyte_are_413(server: TestServer) {
         (status, error.error),
         (413, types::ErrorCode::PayloadTooLarge)
     );
-    let list = server
-        .client
-        .cluster_list()
-        .send()
-        .await
-        .expect("listed")
-        .into_inner();
-    assert_eq!(list.total, 0);
+    assert_eq!(list_clusters(&server.client).await.total, 0);
 }
 
 async fn status_data_is_bounded(server: TestServer) {
-    server
-        .client
-        .cluster_create()
-        .body(cluster_request("bounded"))
-        .send()
-        .await
-        .expect("created");
+    create_cluster(&server.client, "bounded").await;
     let path = "/api/hyperfleet/v1/clusters/bounded/statuses";
     let base = || {
         json!({"adapter": "dns", "observed_generation": 1, "conditions": [
@@ -119,14 +98,7 @@ async fn status_data_is_bounded(server: TestServer) {
     );
     let (status, _) = send(&server, reqwest::Method::PUT, path, abyss.into_bytes()).await;
     assert_eq!(status, 400);
-    let list = server
-        .client
-        .cluster_status_list()
-        .cluster("bounded")
-        .send()
-        .await
-        .expect("listed")
-        .into_inner();
+    let list = cluster_statuses(&server.client, "bounded").await;
     assert!(list.statuses.is_empty(), "nothing stored");
 
     // At the limits it is fine.
@@ -136,14 +108,7 @@ async fn status_data_is_bounded(server: TestServer) {
     }
     let data = json!({"blob": "x".repeat(60 * 1024), "deep": at_limit});
     let body = report("dns", 1, COMPLETE).data(data.as_object().cloned().unwrap_or_default());
-    server
-        .client
-        .cluster_status_report()
-        .cluster("bounded")
-        .body(body)
-        .send()
-        .await
-        .expect("accepted at the limits");
+    report_cluster(&server.client, "bounded", body).await;
 }
 
 async fn non_utf8_and_metacharacters_are_400(server: TestServer) {
@@ -162,22 +127,14 @@ async fn non_utf8_and_metacharacters_are_400(server: TestServer) {
         "provider=%00",
         "region=a%27b",
     ] {
-        let response = server
-            .http()
-            .get(server.url(&format!("/api/hyperfleet/v1/clusters?{query}")))
-            .send()
-            .await
-            .expect("answered");
-        assert_eq!(response.status().as_u16(), 400, "{query}");
-        let error: types::Error = response.json().await.expect("the error shape");
-        assert_eq!(error.error, types::ErrorCode::BadRequest, "{query}");
+        let (status, error) =
+            get_error(&server, &format!("/api/hyperfleet/v1/clusters?{query}")).await;
+        assert_eq!(
+            (status, error.error),
+            (400, types::ErrorCode::BadRequest),
+            "{query}"
+        );
     }
     // The table is still there.
-    server
-        .client
-        .cluster_create()
-        .body(cluster_request("still-here"))
-        .send()
-        .await
-        .expect("created");
+    create_cluster(&server.client, "still-here").await;
 }

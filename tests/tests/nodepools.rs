@@ -3,7 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use hyperfleet_e2e::{TestServer, api_error, cluster_request, nodepool_request, on_every_backend};
+use hyperfleet_e2e::calls::{create_cluster, create_pool, expect_error, list_pools, view_pool};
+use hyperfleet_e2e::fixtures::nodepool_request;
+use hyperfleet_e2e::{TestServer, on_every_backend};
 use hyperfleet_sdk::types;
 
 on_every_backend!(
@@ -14,19 +16,8 @@ on_every_backend!(
     concurrent_creates_of_one_name_make_one_pool,
 );
 
-async fn create_cluster(server: &TestServer, name: &str) -> types::Cluster {
-    server
-        .client
-        .cluster_create()
-        .body(cluster_request(name))
-        .send()
-        .await
-        .expect("cluster created")
-        .into_inner()
-}
-
 async fn create_and_get_by_name_and_id(server: TestServer) {
-    let cluster = create_cluster(&server, "my-test-cluster").await;
+    let cluster = create_cluster(&server.client, "my-test-cluster").await;
     let response = server
         .client
         .nodepool_create()
@@ -63,21 +54,13 @@ async fn create_and_get_by_name_and_id(server: TestServer) {
         (cluster.id.to_string(), "my-nodepool".to_string()),
         ("my-test-cluster".to_string(), pool.id.to_string()),
     ] {
-        let found = server
-            .client
-            .nodepool_view()
-            .cluster(&cluster_ref)
-            .nodepool(&pool_ref)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{cluster_ref}/{pool_ref}: {e}"))
-            .into_inner();
+        let found = view_pool(&server.client, &cluster_ref, &pool_ref).await;
         assert_eq!(found, pool);
     }
 
     // A pool is found only under its own cluster.
-    let other = create_cluster(&server, "other").await;
-    let (status, error) = api_error(
+    let other = create_cluster(&server.client, "other").await;
+    expect_error(
         server
             .client
             .nodepool_view()
@@ -85,16 +68,14 @@ async fn create_and_get_by_name_and_id(server: TestServer) {
             .nodepool(pool.id.to_string())
             .send()
             .await,
-    );
-    assert_eq!(
-        (status, error.error),
-        (404, types::ErrorCode::NodePoolNotFound)
+        404,
+        types::ErrorCode::NodePoolNotFound,
     );
 }
 
 async fn names_are_unique_per_cluster_only(server: TestServer) {
-    create_cluster(&server, "first").await;
-    create_cluster(&server, "second").await;
+    create_cluster(&server.client, "first").await;
+    create_cluster(&server.client, "second").await;
     let create = |cluster: &'static str| {
         server
             .client
@@ -107,10 +88,10 @@ async fn names_are_unique_per_cluster_only(server: TestServer) {
     create("second")
         .await
         .expect("the same name in another cluster");
-    let (status, error) = api_error(create("first").await);
-    assert_eq!(
-        (status, error.error),
-        (409, types::ErrorCode::NodePoolAlreadyExists)
+    let error = expect_error(
+        create("first").await,
+        409,
+        types::ErrorCode::NodePoolAlreadyExists,
     );
     assert_eq!(
         error.message,
@@ -119,19 +100,11 @@ async fn names_are_unique_per_cluster_only(server: TestServer) {
 }
 
 async fn lists_are_per_cluster_with_totals(server: TestServer) {
-    create_cluster(&server, "busy").await;
-    create_cluster(&server, "quiet").await;
+    create_cluster(&server.client, "busy").await;
+    create_cluster(&server.client, "quiet").await;
     let mut created = Vec::new();
     for i in 0..5 {
-        let pool = server
-            .client
-            .nodepool_create()
-            .cluster("busy")
-            .body(nodepool_request(&format!("pool-{i}")))
-            .send()
-            .await
-            .expect("created")
-            .into_inner();
+        let pool = create_pool(&server.client, "busy", &format!("pool-{i}")).await;
         created.push(pool.id);
     }
     let mut seen = Vec::new();
@@ -153,18 +126,11 @@ async fn lists_are_per_cluster_with_totals(server: TestServer) {
     assert_eq!(seen, created);
     assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 5);
 
-    let quiet = server
-        .client
-        .nodepool_list()
-        .cluster("quiet")
-        .send()
-        .await
-        .expect("listed");
-    assert_eq!(quiet.into_inner().total, 0);
+    assert_eq!(list_pools(&server.client, "quiet").await.total, 0);
 }
 
 async fn missing_parents_and_pools_are_not_found(server: TestServer) {
-    let (status, error) = api_error(
+    let error = expect_error(
         server
             .client
             .nodepool_create()
@@ -172,21 +138,18 @@ async fn missing_parents_and_pools_are_not_found(server: TestServer) {
             .body(nodepool_request("p"))
             .send()
             .await,
-    );
-    assert_eq!(
-        (status, error.error),
-        (404, types::ErrorCode::ClusterNotFound)
+        404,
+        types::ErrorCode::ClusterNotFound,
     );
     assert_eq!(error.message, "Cluster ghost not found");
-
-    let (status, error) = api_error(server.client.nodepool_list().cluster("ghost").send().await);
-    assert_eq!(
-        (status, error.error),
-        (404, types::ErrorCode::ClusterNotFound)
+    expect_error(
+        server.client.nodepool_list().cluster("ghost").send().await,
+        404,
+        types::ErrorCode::ClusterNotFound,
     );
 
-    create_cluster(&server, "real").await;
-    let (status, error) = api_error(
+    create_cluster(&server.client, "real").await;
+    let error = expect_error(
         server
             .client
             .nodepool_view()
@@ -194,16 +157,14 @@ async fn missing_parents_and_pools_are_not_found(server: TestServer) {
             .nodepool("ghost")
             .send()
             .await,
-    );
-    assert_eq!(
-        (status, error.error),
-        (404, types::ErrorCode::NodePoolNotFound)
+        404,
+        types::ErrorCode::NodePoolNotFound,
     );
     assert_eq!(error.message, "NodePool ghost not found in cluster real");
 }
 
 async fn concurrent_creates_of_one_name_make_one_pool(server: TestServer) {
-    create_cluster(&server, "racy").await;
+    create_cluster(&server.client, "racy").await;
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let client = server.client.clone();
@@ -222,9 +183,12 @@ async fn concurrent_creates_of_one_name_make_one_pool(server: TestServer) {
         match task.await.expect("no panic") {
             Ok(response) => statuses.push(response.status().as_u16()),
             Err(error) => {
-                let (status, body) = api_error::<types::NodePool>(Err(error));
-                assert_eq!(body.error, types::ErrorCode::NodePoolAlreadyExists);
-                statuses.push(status);
+                expect_error::<types::NodePool>(
+                    Err(error),
+                    409,
+                    types::ErrorCode::NodePoolAlreadyExists,
+                );
+                statuses.push(409);
             }
         }
     }

@@ -1,34 +1,20 @@
 //! What operators rely on: metrics, request ids, probes.
 
-use hyperfleet_e2e::{TestServer, api_error, cluster_request, on_every_backend};
+use hyperfleet_e2e::calls::{api_error, create_cluster, list_clusters};
+use hyperfleet_e2e::http::get;
+use hyperfleet_e2e::{TestServer, on_every_backend};
 
 on_every_backend!(metrics_count_requests_and_resources);
 
 async fn metrics_count_requests_and_resources(server: TestServer) {
-    server
-        .client
-        .cluster_create()
-        .body(cluster_request("counted"))
-        .send()
-        .await
-        .expect("created");
-    server
-        .client
-        .cluster_create()
-        .body(cluster_request("other"))
-        .send()
-        .await
-        .expect("created");
+    for name in ["counted", "other"] {
+        create_cluster(&server.client, name).await;
+    }
     let (status, _) = api_error(server.client.cluster_view().cluster("missing").send().await);
     assert_eq!(status, 404);
-    server.client.cluster_list().send().await.expect("listed");
+    list_clusters(&server.client).await;
 
-    let response = server
-        .http()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("answered");
+    let response = get(&server, "/metrics").await;
     assert_eq!(response.status().as_u16(), 200);
     let content_type = response
         .headers()

@@ -4,10 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use hyperfleet_e2e::{
-    Backend, COMPLETE, FAILED, PENDING, RUNNING, TestServer, Unknown, api_error, cluster_request,
-    nodepool_request, on_every_backend, report,
+use hyperfleet_e2e::calls::{
+    api_error, cluster_statuses, create_cluster, create_pool, expect_error, report_cluster,
+    report_cluster_adapters, report_pool, view_cluster, view_pool,
 };
+use hyperfleet_e2e::fixtures::{
+    CLUSTER_ADAPTERS, COMPLETE, FAILED, PENDING, RUNNING, Unknown, report,
+};
+use hyperfleet_e2e::http::expect_invalid;
+use hyperfleet_e2e::{Backend, TestServer, on_every_backend};
 use hyperfleet_sdk::types;
 use serde_json::json;
 
@@ -23,55 +28,6 @@ on_every_backend!(
     fifty_adapters_reporting_at_once_lose_nothing,
 );
 
-async fn create(server: &TestServer, name: &str) -> types::Cluster {
-    server
-        .client
-        .cluster_create()
-        .body(cluster_request(name))
-        .send()
-        .await
-        .expect("created")
-        .into_inner()
-}
-
-async fn put(
-    server: &TestServer,
-    cluster: &str,
-    body: types::builder::AdapterStatusReport,
-) -> types::AdapterStatus {
-    server
-        .client
-        .cluster_status_report()
-        .cluster(cluster)
-        .body(body)
-        .send()
-        .await
-        .expect("report accepted")
-        .into_inner()
-}
-
-async fn view(server: &TestServer, cluster: &str) -> types::Cluster {
-    server
-        .client
-        .cluster_view()
-        .cluster(cluster)
-        .send()
-        .await
-        .expect("found")
-        .into_inner()
-}
-
-async fn statuses(server: &TestServer, cluster: &str) -> types::AdapterStatusList {
-    server
-        .client
-        .cluster_status_list()
-        .cluster(cluster)
-        .send()
-        .await
-        .expect("listed")
-        .into_inner()
-}
-
 fn phases(list: &types::AdapterStatusList) -> Vec<(String, types::AdapterPhase)> {
     list.statuses
         .iter()
@@ -80,17 +36,14 @@ fn phases(list: &types::AdapterStatusList) -> Vec<(String, types::AdapterPhase)>
 }
 
 async fn j1_reports_move_a_cluster_from_pending_to_ready(server: TestServer) {
-    let created = create(&server, "my-test-cluster").await;
-    let before = statuses(&server, "my-test-cluster").await;
+    let created = create_cluster(&server.client, "my-test-cluster").await;
+    let before = cluster_statuses(&server.client, "my-test-cluster").await;
     assert_eq!(before.phase, types::Phase::Pending);
     assert!(before.statuses.is_empty());
-    assert_eq!(
-        before.pending_adapters,
-        ["validation", "dns", "infrastructure"]
-    );
+    assert_eq!(before.pending_adapters, CLUSTER_ADAPTERS);
 
-    let validation = put(
-        &server,
+    let validation = report_cluster(
+        &server.client,
         "my-test-cluster",
         report("validation", 1, COMPLETE),
     )
@@ -102,15 +55,15 @@ async fn j1_reports_move_a_cluster_from_pending_to_ready(server: TestServer) {
         validation.message, "Available is True",
         "the deciding condition's message"
     );
-    put(&server, "my-test-cluster", report("dns", 1, RUNNING)).await;
-    put(
-        &server,
+    report_cluster(&server.client, "my-test-cluster", report("dns", 1, RUNNING)).await;
+    report_cluster(
+        &server.client,
         "my-test-cluster",
         report("infrastructure", 1, PENDING),
     )
     .await;
 
-    let cluster = view(&server, "my-test-cluster").await;
+    let cluster = view_cluster(&server.client, "my-test-cluster").await;
     assert_eq!(cluster.status.phase, types::Phase::NotReady);
     assert_eq!(cluster.status.message, "waiting for dns, infrastructure");
     assert!(
@@ -120,7 +73,7 @@ async fn j1_reports_move_a_cluster_from_pending_to_ready(server: TestServer) {
     let not_ready_since = cluster.status.last_transition_time;
     assert!(not_ready_since > created.status.last_transition_time);
 
-    let list = statuses(&server, "my-test-cluster").await;
+    let list = cluster_statuses(&server.client, "my-test-cluster").await;
     assert_eq!(
         (list.cluster_id, list.generation, list.phase),
         (created.id, 1, types::Phase::NotReady)
@@ -141,32 +94,37 @@ async fn j1_reports_move_a_cluster_from_pending_to_ready(server: TestServer) {
     }
 
     for adapter in ["dns", "infrastructure"] {
-        put(&server, "my-test-cluster", report(adapter, 1, COMPLETE)).await;
+        report_cluster(
+            &server.client,
+            "my-test-cluster",
+            report(adapter, 1, COMPLETE),
+        )
+        .await;
     }
-    let ready = view(&server, "my-test-cluster").await;
+    let ready = view_cluster(&server.client, "my-test-cluster").await;
     assert_eq!(ready.status.phase, types::Phase::Ready);
     assert_eq!(ready.status.message, "all required adapters are complete");
     assert!(ready.status.last_transition_time > not_ready_since);
     assert_eq!(
-        statuses(&server, "my-test-cluster").await.phase,
+        cluster_statuses(&server.client, "my-test-cluster")
+            .await
+            .phase,
         types::Phase::Ready
     );
 }
 
 async fn j2_an_unhealthy_adapter_fails_and_the_cluster_is_not_ready(server: TestServer) {
-    create(&server, "flaky").await;
-    for adapter in ["validation", "dns", "infrastructure"] {
-        put(&server, "flaky", report(adapter, 1, COMPLETE)).await;
-    }
+    create_cluster(&server.client, "flaky").await;
+    report_cluster_adapters(&server.client, "flaky", 1, COMPLETE).await;
     assert_eq!(
-        view(&server, "flaky").await.status.phase,
+        view_cluster(&server.client, "flaky").await.status.phase,
         types::Phase::Ready
     );
 
-    let failed = put(&server, "flaky", report("infrastructure", 1, FAILED)).await;
+    let failed = report_cluster(&server.client, "flaky", report("infrastructure", 1, FAILED)).await;
     assert_eq!(failed.phase, types::AdapterPhase::Failed);
     assert_eq!(failed.message, "Health is False");
-    let cluster = view(&server, "flaky").await;
+    let cluster = view_cluster(&server.client, "flaky").await;
     assert_eq!(cluster.status.phase, types::Phase::NotReady);
     assert_eq!(
         cluster.status.message,
@@ -174,17 +132,22 @@ async fn j2_an_unhealthy_adapter_fails_and_the_cluster_is_not_ready(server: Test
     );
 
     // Recovery: a healthy report makes it Ready again.
-    put(&server, "flaky", report("infrastructure", 1, COMPLETE)).await;
+    report_cluster(
+        &server.client,
+        "flaky",
+        report("infrastructure", 1, COMPLETE),
+    )
+    .await;
     assert_eq!(
-        view(&server, "flaky").await.status.phase,
+        view_cluster(&server.client, "flaky").await.status.phase,
         types::Phase::Ready
     );
 }
 
 async fn condition_transition_times_are_kept_while_status_holds(server: TestServer) {
-    create(&server, "steady").await;
-    let first = put(&server, "steady", report("dns", 1, RUNNING)).await;
-    let again = put(&server, "steady", report("dns", 1, RUNNING)).await;
+    create_cluster(&server.client, "steady").await;
+    let first = report_cluster(&server.client, "steady", report("dns", 1, RUNNING)).await;
+    let again = report_cluster(&server.client, "steady", report("dns", 1, RUNNING)).await;
     let time_of = |status: &types::AdapterStatus, kind: &str| {
         status
             .conditions
@@ -200,7 +163,7 @@ async fn condition_transition_times_are_kept_while_status_holds(server: TestServ
     );
     assert!(again.updated_at > first.updated_at);
 
-    let done = put(&server, "steady", report("dns", 1, COMPLETE)).await;
+    let done = report_cluster(&server.client, "steady", report("dns", 1, COMPLETE)).await;
     assert_eq!(
         time_of(&done, "Applied"),
         time_of(&first, "Applied"),
@@ -218,8 +181,8 @@ async fn condition_transition_times_are_kept_while_status_holds(server: TestServ
 }
 
 async fn reports_above_the_generation_conflict_and_store_nothing(server: TestServer) {
-    let cluster = create(&server, "gen-one").await;
-    let (status, error) = api_error(
+    let cluster = create_cluster(&server.client, "gen-one").await;
+    expect_error(
         server
             .client
             .cluster_status_report()
@@ -227,22 +190,20 @@ async fn reports_above_the_generation_conflict_and_store_nothing(server: TestSer
             .body(report("dns", 2, COMPLETE))
             .send()
             .await,
+        409,
+        types::ErrorCode::GenerationConflict,
     );
-    assert_eq!(
-        (status, error.error),
-        (409, types::ErrorCode::GenerationConflict)
-    );
-    let list = statuses(&server, "gen-one").await;
+    let list = cluster_statuses(&server.client, "gen-one").await;
     assert!(list.statuses.is_empty(), "nothing stored");
     assert_eq!(
-        view(&server, "gen-one").await,
+        view_cluster(&server.client, "gen-one").await,
         cluster,
         "the cluster is untouched"
     );
 }
 
 async fn unknown_conditions_data_and_metadata_are_kept(server: TestServer) {
-    create(&server, "rich").await;
+    create_cluster(&server.client, "rich").await;
     let mut conditions = COMPLETE.to_vec();
     conditions.push(("Progressing", Unknown));
     let data: serde_json::Map<String, serde_json::Value> =
@@ -260,9 +221,12 @@ async fn unknown_conditions_data_and_metadata_are_kept(server: TestServer) {
         .message(Some(
             "all records created".try_into().expect("a valid message"),
         ));
-    let stored = put(&server, "rich", body).await;
+    let stored = report_cluster(&server.client, "rich", body).await;
     assert_eq!(stored.message, "all records created");
-    let listed = statuses(&server, "rich").await.statuses.remove(0);
+    let listed = cluster_statuses(&server.client, "rich")
+        .await
+        .statuses
+        .remove(0);
     assert_eq!(listed, stored);
     assert_eq!(listed.data, data);
     assert_eq!(listed.metadata, metadata);
@@ -272,8 +236,8 @@ async fn unknown_conditions_data_and_metadata_are_kept(server: TestServer) {
 }
 
 async fn malformed_reports_are_rejected(server: TestServer) {
-    create(&server, "strict").await;
-    let url = server.url("/api/hyperfleet/v1/clusters/strict/statuses");
+    create_cluster(&server.client, "strict").await;
+    let path = "/api/hyperfleet/v1/clusters/strict/statuses";
     let good = json!({
         "adapter": "dns", "observed_generation": 1,
         "conditions": [
@@ -317,25 +281,11 @@ async fn malformed_reports_are_rejected(server: TestServer) {
         (with(&|b| b["extra"] = json!(1)), "extra"),
     ];
     for (body, field) in cases {
-        let response = server
-            .http()
-            .put(&url)
-            .json(&body)
-            .send()
-            .await
-            .expect("answered");
-        assert_eq!(response.status().as_u16(), 400, "{body}");
-        let error: types::Error = response.json().await.expect("the error shape");
-        assert_eq!(error.error, types::ErrorCode::ValidationFailed, "{body}");
-        assert!(
-            error.details.iter().any(|d| d.field == field),
-            "{body}: {:?}",
-            error.details
-        );
+        expect_invalid(&server, reqwest::Method::PUT, path, &body, field).await;
     }
     let response = server
         .http()
-        .put(&url)
+        .put(server.url(path))
         .json(&good)
         .send()
         .await
@@ -348,86 +298,48 @@ async fn malformed_reports_are_rejected(server: TestServer) {
 }
 
 async fn reports_on_missing_resources_are_not_found(server: TestServer) {
-    let (status, error) = api_error(
-        server
-            .client
-            .cluster_status_report()
-            .cluster("ghost")
-            .body(report("dns", 1, COMPLETE))
-            .send()
-            .await,
+    let client = &server.client;
+    let on_ghost = client.cluster_status_report().cluster("ghost");
+    let not_found = types::ErrorCode::ClusterNotFound;
+    expect_error(
+        on_ghost.body(report("dns", 1, COMPLETE)).send().await,
+        404,
+        not_found,
     );
-    assert_eq!(
-        (status, error.error),
-        (404, types::ErrorCode::ClusterNotFound)
-    );
-    let (status, _) = api_error(
-        server
-            .client
-            .cluster_status_list()
-            .cluster("ghost")
-            .send()
-            .await,
-    );
+    let (status, _) = api_error(client.cluster_status_list().cluster("ghost").send().await);
     assert_eq!(status, 404);
-    create(&server, "real").await;
-    let (status, error) = api_error(
-        server
-            .client
-            .nodepool_status_report()
-            .cluster("real")
-            .nodepool("ghost")
-            .body(report("dns", 1, COMPLETE))
-            .send()
-            .await,
-    );
-    assert_eq!(
-        (status, error.error),
-        (404, types::ErrorCode::NodePoolNotFound)
+    create_cluster(client, "real").await;
+    let on_ghost_pool = client
+        .nodepool_status_report()
+        .cluster("real")
+        .nodepool("ghost");
+    expect_error(
+        on_ghost_pool.body(report("dns", 1, COMPLETE)).send().await,
+        404,
+        types::ErrorCode::NodePoolNotFound,
     );
 }
 
 async fn node_pools_aggregate_their_own_adapters(server: TestServer) {
-    let cluster = create(&server, "with-pool").await;
-    let pool = server
-        .client
-        .nodepool_create()
-        .cluster("with-pool")
-        .body(nodepool_request("workers"))
-        .send()
-        .await
-        .expect("created")
-        .into_inner();
-    let send = |adapter: &'static str,
-                conditions: &'static [(&'static str, types::ConditionStatus)]| {
-        server
-            .client
-            .nodepool_status_report()
-            .cluster("with-pool")
-            .nodepool("workers")
-            .body(report(adapter, 1, conditions))
-            .send()
-    };
-    let validation = send("validation", COMPLETE)
-        .await
-        .expect("accepted")
-        .into_inner();
+    let client = &server.client;
+    let cluster = create_cluster(client, "with-pool").await;
+    let pool = create_pool(client, "with-pool", "workers").await;
+    let validation = report_pool(
+        client,
+        "with-pool",
+        "workers",
+        report("validation", 1, COMPLETE),
+    )
+    .await;
     assert_eq!(validation.nodepool_id, Some(pool.id));
     assert_eq!(validation.cluster_id, cluster.id);
-    let view_pool = || {
-        server
-            .client
-            .nodepool_view()
-            .cluster("with-pool")
-            .nodepool("workers")
-            .send()
-    };
-    let half = view_pool().await.expect("found").into_inner();
+    let half = view_pool(client, "with-pool", "workers").await;
     assert_eq!(half.status.phase, types::Phase::NotReady);
     assert_eq!(half.status.message, "waiting for infrastructure");
 
-    send("infrastructure", COMPLETE).await.expect("accepted");
-    let ready = view_pool().await.expect("found").into_inner();
+    let infrastructure = report("infrastructure", 1, COMPLETE);
+    report_pool(client, "with-pool", "workers", infrastructure).await;
+    let ready = view_pool(client, "with-pool", "workers").await;
     assert_eq!(ready.status.phase, types::Phase::Ready);
 
     let list = server
@@ -445,16 +357,21 @@ async fn node_pools_aggregate_their_own_adapters(server: TestServer) {
     );
     assert_eq!(list.statuses.len(), 2);
     // The cluster's own statuses are separate.
-    assert!(statuses(&server, "with-pool").await.statuses.is_empty());
+    assert!(
+        cluster_statuses(&server.client, "with-pool")
+            .await
+            .statuses
+            .is_empty()
+    );
     assert_eq!(
-        view(&server, "with-pool").await.status.phase,
+        view_cluster(&server.client, "with-pool").await.status.phase,
         types::Phase::Pending
     );
 }
 
 async fn fifty_adapters_reporting_at_once_lose_nothing(server: TestServer) {
-    create(&server, "busy").await;
-    let adapters: Vec<String> = ["validation", "dns", "infrastructure"]
+    create_cluster(&server.client, "busy").await;
+    let adapters: Vec<String> = CLUSTER_ADAPTERS
         .into_iter()
         .map(String::from)
         .chain((3..50).map(|i| format!("adapter-{i}")))
@@ -493,7 +410,7 @@ async fn fifty_adapters_reporting_at_once_lose_nothing(server: TestServer) {
             .expect("no panic")
             .expect("every report accepted");
     }
-    let list = statuses(&server, "busy").await;
+    let list = cluster_statuses(&server.client, "busy").await;
     assert_eq!(list.statuses.len(), 50);
     let last: BTreeMap<&str, (&str, Option<&serde_json::Value>, types::AdapterPhase)> = list
         .statuses
@@ -514,7 +431,7 @@ async fn fifty_adapters_reporting_at_once_lose_nothing(server: TestServer) {
     }
     assert_eq!(list.phase, types::Phase::Ready);
     assert_eq!(
-        view(&server, "busy").await.status.phase,
+        view_cluster(&server.client, "busy").await.status.phase,
         types::Phase::Ready
     );
 }
@@ -525,21 +442,13 @@ async fn with_no_required_adapters_resources_are_ready_at_once() {
         let Some(server) = TestServer::start_with(backend, Vec::new(), Vec::new()).await else {
             continue;
         };
-        let cluster = create(&server, "instant").await;
+        let cluster = create_cluster(&server.client, "instant").await;
         assert_eq!(cluster.status.phase, types::Phase::Ready, "{backend:?}");
         assert_eq!(cluster.status.message, "no adapters are required");
-        let pool = server
-            .client
-            .nodepool_create()
-            .cluster("instant")
-            .body(nodepool_request("pool"))
-            .send()
-            .await
-            .expect("created")
-            .into_inner();
+        let pool = create_pool(&server.client, "instant", "pool").await;
         assert_eq!(pool.status.phase, types::Phase::Ready);
         assert!(
-            statuses(&server, "instant")
+            cluster_statuses(&server.client, "instant")
                 .await
                 .pending_adapters
                 .is_empty()
