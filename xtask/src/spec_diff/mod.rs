@@ -19,6 +19,7 @@
 
 mod operation;
 mod schema;
+mod security;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -150,6 +151,7 @@ pub fn diff(old: &OpenAPI, new: &OpenAPI) -> Result<Report> {
         changes: Vec::new(),
         errors: Vec::new(),
         stack: Vec::new(),
+        inherits_global: false,
     };
     differ.document();
     if !differ.errors.is_empty() {
@@ -280,6 +282,9 @@ struct Differ<'a> {
     /// Pairs of component schemas being compared further up, so a schema
     /// that contains itself is walked once per path.
     stack: Vec<(String, String, Dir)>,
+    /// Whether some operation present in both documents declares no
+    /// `security` of its own on either side, so the global list applies.
+    inherits_global: bool,
 }
 
 impl<'a> Differ<'a> {
@@ -351,6 +356,8 @@ impl<'a> Differ<'a> {
                 }
             }
         }
+        self.global_security();
+        self.security_schemes();
     }
 
     fn old_doc(&self) -> &'a OpenAPI {
@@ -449,6 +456,7 @@ impl<'a> Differ<'a> {
             };
             self.push(Class::Info, "operation-deprecation-changed", at, message);
         }
+        self.operation_security(at, old, new);
         self.parameters(at, old, old_path_params, new, new_path_params, renames);
         self.request_body(at, old, new);
         self.responses(at, old, new);
