@@ -142,6 +142,7 @@ fn every_rule_is_covered_both_ways() {
         ("enum-value-removed", "enum-value-added"),
         ("media-type-removed", "media-type-added"),
         ("variant-removed", "variant-added"),
+        ("pattern-changed", "constraint-loosened"),
         ("security-added", "security-removed"),
         ("security-requirement-removed", "security-requirement-added"),
         (

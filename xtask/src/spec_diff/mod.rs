@@ -18,6 +18,7 @@
 //! chains and a guard against schemas that contain themselves.
 
 mod operation;
+mod pattern;
 mod schema;
 mod security;
 

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
+use super::pattern::{self, Verdict};
 use super::{Class, Differ, Dir};
 
 impl<'a> Differ<'a> {
@@ -270,12 +271,47 @@ impl<'a> Differ<'a> {
                 self.tightened_or_loosened(at, !loosened, message, dir);
             }
         }
-        let (o, n) = (text(old, "pattern"), text(new, "pattern"));
-        if o != n {
-            // Two regular expressions cannot be compared; a changed one may
-            // refuse what the old accepted.
-            let message = format!("pattern {o:?} -> {n:?}");
-            self.tightened_or_loosened(at, n.is_some(), message, dir);
+        self.pattern(at, text(old, "pattern"), text(new, "pattern"), dir);
+    }
+
+    fn pattern(&mut self, at: &str, old: Option<&str>, new: Option<&str>, dir: Dir) {
+        let (o, n) = match (old, new) {
+            (None, None) => return,
+            (Some(o), Some(n)) if o == n => return,
+            (None, Some(n)) => {
+                let message = format!("pattern {n:?} added");
+                return self.tightened_or_loosened(at, true, message, dir);
+            }
+            (Some(o), None) => {
+                let message = format!("pattern {o:?} removed");
+                return self.tightened_or_loosened(at, false, message, dir);
+            }
+            (Some(o), Some(n)) => (o, n),
+        };
+        match pattern::compare(o, n) {
+            Verdict::Same => {
+                let message =
+                    format!("pattern {o:?} -> {n:?}, the same strings written differently");
+                self.push_schema(dir, Class::Info, "pattern-rewritten", at, message);
+            }
+            Verdict::Widened => {
+                let message =
+                    format!("pattern {o:?} -> {n:?} accepts every string it did, and more");
+                self.tightened_or_loosened(at, false, message, dir);
+            }
+            Verdict::Narrowed => {
+                let message = format!("pattern {o:?} -> {n:?} accepts only strings it did");
+                self.tightened_or_loosened(at, true, message, dir);
+            }
+            // A changed pattern may refuse a request that matched the old
+            // one, or let a response through that clients validate against it.
+            Verdict::Undecidable(why) => {
+                let message = format!(
+                    "pattern {o:?} -> {n:?}: counted as breaking because it is not shown to \
+                     keep accepting the same strings ({why})"
+                );
+                self.push_schema(dir, Class::Breaking, "pattern-changed", at, message);
+            }
         }
     }
 
