@@ -137,6 +137,7 @@ fn every_rule_is_covered_both_ways() {
         ("success-status-removed", "error-status-removed"),
         ("success-status-removed", "status-added"),
         ("header-removed", "header-added"),
+        ("header-became-optional", "header-became-required"),
         ("type-changed", "type-widened"),
         ("default-changed", "property-added"),
         ("enum-value-removed", "enum-value-added"),

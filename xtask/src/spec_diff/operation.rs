@@ -8,7 +8,6 @@ use openapiv3::{
     Header, MediaType, Operation, Parameter, ParameterSchemaOrContent, ReferenceOr, RequestBody,
     Response, StatusCode,
 };
-use serde_json::{Map, Value};
 
 use super::{Class, Differ, Dir, deref, to_json};
 
@@ -256,12 +255,29 @@ impl<'a> Differ<'a> {
                     &here,
                     format!("media type {media} removed"),
                 ),
-                Some(new_media) => {
-                    let none = Value::Object(Map::new());
-                    let o = old_media.schema.as_ref().map_or(none.clone(), to_json);
-                    let n = new_media.schema.as_ref().map_or(none, to_json);
-                    self.schema(&format!("{here}.schema"), &o, &n, dir);
-                }
+                // A media type without a schema takes any body: one
+                // appearing or going is said once, not as every keyword of it.
+                Some(new_media) => match (&old_media.schema, &new_media.schema) {
+                    (None, None) => {}
+                    (Some(o), Some(n)) => {
+                        let (o, n) = (to_json(o), to_json(n));
+                        self.schema(&format!("{here}.schema"), &o, &n, dir);
+                    }
+                    (None, Some(_)) => self.push_schema(
+                        dir,
+                        dir.narrowing(),
+                        "media-type-schema-added",
+                        &format!("{here}.schema"),
+                        format!("{media} bodies, any so far, must now match a schema"),
+                    ),
+                    (Some(_), None) => self.push_schema(
+                        dir,
+                        dir.widening(),
+                        "media-type-schema-removed",
+                        &format!("{here}.schema"),
+                        format!("{media} bodies no longer described by a schema: anything goes"),
+                    ),
+                },
             }
         }
         for media in new.keys() {
@@ -401,6 +417,14 @@ impl<'a> Differ<'a> {
                 "response-header-became-optional",
                 at,
                 "header no longer always sent",
+            );
+        }
+        if !old.required && new.required {
+            self.push(
+                Class::Compatible,
+                "response-header-became-required",
+                at,
+                "header now always sent",
             );
         }
         if let (ParameterSchemaOrContent::Schema(o), ParameterSchemaOrContent::Schema(n)) =

@@ -30,12 +30,48 @@ impl<'a> Differ<'a> {
             }
             self.stack.push(key.clone());
         }
-        let old = self.normalize(true, old);
-        let new = self.normalize(false, new);
-        self.schema_body(at, &old, &new, dir);
+        if !self.wrapped(at, &old, &new, dir) {
+            let old = self.normalize(true, old);
+            let new = self.normalize(false, new);
+            self.schema_body(at, &old, &new, dir);
+        }
         if key.is_some() {
             self.stack.pop();
         }
+    }
+
+    /// A schema that became one variant of a new `oneOf`/`anyOf` beside
+    /// others: said once, rather than as every keyword the wrapper lacks.
+    /// Old values still match their variant; with `oneOf` they may match
+    /// another one too and be refused, and clients reading a response meet
+    /// variants they never handled.
+    fn wrapped(&mut self, at: &str, old: &Value, new: &Value, dir: Dir) -> bool {
+        let has_variants = |v: &Value| v.get("oneOf").is_some() || v.get("anyOf").is_some();
+        if has_variants(old) {
+            return false;
+        }
+        for keyword in ["oneOf", "anyOf"] {
+            let Some(variants) = new.get(keyword).and_then(Value::as_array) else {
+                continue;
+            };
+            let same = variants.iter().any(|variant| {
+                self.new
+                    .schema(variant)
+                    .is_ok_and(|(resolved, _)| resolved == *old)
+            });
+            if !same || variants.len() < 2 {
+                continue;
+            }
+            let class = match (dir, keyword) {
+                (Dir::Request, "anyOf") => Class::Compatible,
+                _ => Class::Breaking,
+            };
+            let others = variants.len() - 1;
+            let message = format!("wrapped in `{keyword}` beside {others} other variant(s)");
+            self.push_schema(dir, class, "wrapped-in-variants", at, message);
+            return true;
+        }
+        false
     }
 
     /// Reduce what generators emit to one shape: `allOf` of one schema (how
