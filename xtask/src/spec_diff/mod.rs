@@ -16,6 +16,12 @@
 //! name; `oneOf`/`anyOf` variants by `$ref`, then by equality, then by
 //! position. `$ref`s are followed through `components` with a bound on
 //! chains and a guard against schemas that contain themselves.
+//!
+//! The walk is split by what it compares: `operation.rs` (parameters,
+//! bodies, responses), `schema.rs` (schemas), `security.rs` (who may call,
+//! with which credentials) and `pattern.rs` (whether a changed regular
+//! expression accepts more or less). The rule ids are listed in README's
+//! Contract section, which downstream CI allow-lists rely on.
 
 mod operation;
 mod pattern;
