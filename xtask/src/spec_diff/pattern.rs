@@ -183,7 +183,10 @@ impl Parser {
 
     fn next(&mut self) -> Option<char> {
         let c = self.peek();
-        self.at += 1;
+        // Never past the end, so slices up to the cursor stay in bounds.
+        if c.is_some() {
+            self.at += 1;
+        }
         c
     }
 
@@ -600,8 +603,13 @@ mod tests {
         assert!(undecidable("^(a)\\1$", "^(a)\\1|b$"));
         assert!(undecidable("^(?=a)a$", "^a$"));
         assert!(undecidable("^[a-z]$", "^[0-9]$"));
-        // Malformed.
+        // Malformed, or cut short anywhere.
         assert!(undecidable("^[a-z$", "^[a-z]$"));
+        for cut in [
+            "(", "(?", "(?<", "[", "[a-", "\\", "\\x4", "\\u12", "a{", "a{1,", "a{2,1}",
+        ] {
+            assert!(undecidable("^a$", cut), "{cut}");
+        }
     }
 
     #[test]
