@@ -137,11 +137,27 @@ fn every_rule_is_covered_both_ways() {
         ("success-status-removed", "error-status-removed"),
         ("success-status-removed", "status-added"),
         ("header-removed", "header-added"),
+        ("header-became-optional", "header-became-required"),
         ("type-changed", "type-widened"),
         ("default-changed", "property-added"),
         ("enum-value-removed", "enum-value-added"),
         ("media-type-removed", "media-type-added"),
         ("variant-removed", "variant-added"),
+        ("pattern-changed", "constraint-loosened"),
+        ("security-added", "security-removed"),
+        ("security-requirement-removed", "security-requirement-added"),
+        (
+            "security-scheme-required",
+            "security-scheme-no-longer-required",
+        ),
+        ("security-scope-added", "security-scope-removed"),
+        ("security-scheme-removed", "security-scheme-added"),
+        ("security-scheme-type-changed", "security-scheme-added"),
+        ("security-http-scheme-changed", "security-scheme-added"),
+        ("security-api-key-moved", "security-scheme-added"),
+        ("security-bearer-format-changed", "security-scheme-added"),
+        ("security-flow-removed", "security-flow-added"),
+        ("security-flow-scope-removed", "security-flow-scope-added"),
     ];
     let mut uncovered = Vec::new();
     for family in breaking.union(&compatible) {
