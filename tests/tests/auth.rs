@@ -1,4 +1,4 @@
-//! Access control (issue 10) through the SDK: the seed's J6, every endpoint
+//! Access control through the SDK: the seed's J6, every endpoint
 //! for every kind of caller, list totals per team, the `team` label rules,
 //! 401 challenges, a server without `--auth`, and `dev` with it.
 //!

@@ -1,4 +1,4 @@
-//! Lists and filters (DESIGN.md section 3) through the SDK: the J3/J8 fleet
+//! Lists and filters (docs/filters.md) through the SDK: the J3/J8 fleet
 //! searches, label selectors, phases, exact and glob names, paging with
 //! totals, node pools across clusters, and a 400 naming each bad parameter.
 

@@ -1,4 +1,4 @@
-//! Updates and deletes (DESIGN.md section 5) through the SDK: the seed's
+//! Updates and deletes (docs/lifecycle.md) through the SDK: the seed's
 //! J4, J5, J9 and J10, cascades to node pools, tombstones, force deletes,
 //! and generations racing ahead of adapters.
 

@@ -1,4 +1,4 @@
-//! Adapter status reports and phase aggregation (DESIGN.md section 4),
+//! Adapter status reports and phase aggregation (docs/statuses.md),
 //! through the SDK: the seed's J1 steps 2-4 and J2 step 2, the condition and
 //! generation rules, node pools, and many adapters reporting at once.
 
