@@ -3,10 +3,11 @@
 
 use hyperfleet_api::{
     BASE_PATH, Cluster, ClusterCreateRequest, ClusterKind, ClusterList, ClusterListKind,
-    ClusterListParams, ClusterPatch, ClusterSpec, check_cluster_list, validation,
+    ClusterListParams, ClusterPatch, ClusterSpec, Labels, check_cluster_list, validation,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, SqlErr, TransactionTrait,
+    Value,
 };
 use uuid::Uuid;
 
@@ -135,8 +136,7 @@ pub async fn list(
     })
 }
 
-/// Apply a merge patch; a patch that changes nothing leaves the generation
-/// as it is.
+/// Apply a merge patch (see [`update::apply`]).
 pub async fn update(
     ctx: &ServerContext,
     caller: &Caller,
@@ -146,29 +146,16 @@ pub async fn update(
     caller.check_write()?;
     let txn = ctx.db.begin_with_options(write_transaction()).await?;
     let mut row = find_locked(&txn, caller, segment).await?;
-    update::check_changeable(&row)?;
-    let old_labels = row.labels()?;
     let spec_patch = patch.spec.unwrap_or_default();
     let spec = ClusterSpec {
         provider: spec_patch.provider.unwrap_or_else(|| row.provider.clone()),
         region: spec_patch.region.unwrap_or_else(|| row.region.clone()),
         node_count: spec_patch.node_count.unwrap_or(row.node_count),
     };
-    let new_labels = labels::patch(&old_labels, patch.labels);
-    validation::check_cluster_fields(&spec, &new_labels)?;
-    caller.check_team_change(&old_labels, &new_labels)?;
-    if spec == spec_of(&row) && new_labels == old_labels {
-        return to_wire(row);
-    }
-    let columns = vec![
-        (cluster::Column::Provider, spec.provider.clone().into()),
-        (cluster::Column::Region, spec.region.clone().into()),
-        (cluster::Column::NodeCount, spec.node_count.into()),
-    ];
-    row.provider = spec.provider;
-    row.region = spec.region;
-    row.node_count = spec.node_count;
-    update::save(ctx, &txn, &mut row, columns, &old_labels, &new_labels).await?;
+    update::apply(ctx, &txn, &mut row, spec, patch.labels, |old, new| {
+        caller.check_team_change(old, new)
+    })
+    .await?;
     txn.commit().await?;
     to_wire(row)
 }
@@ -208,11 +195,29 @@ pub fn href(id: Uuid) -> String {
     format!("{BASE_PATH}/clusters/{id}")
 }
 
-fn spec_of(row: &cluster::Model) -> ClusterSpec {
-    ClusterSpec {
-        provider: row.provider.clone(),
-        region: row.region.clone(),
-        node_count: row.node_count,
+impl update::Spec<cluster::Model> for ClusterSpec {
+    fn of(row: &cluster::Model) -> Self {
+        ClusterSpec {
+            provider: row.provider.clone(),
+            region: row.region.clone(),
+            node_count: row.node_count,
+        }
+    }
+
+    fn check(&self, labels: &Labels) -> Result<(), ServiceError> {
+        Ok(validation::check_cluster_fields(self, labels)?)
+    }
+
+    fn store(self, row: &mut cluster::Model) -> Vec<(cluster::Column, Value)> {
+        let columns = vec![
+            (cluster::Column::Provider, self.provider.clone().into()),
+            (cluster::Column::Region, self.region.clone().into()),
+            (cluster::Column::NodeCount, self.node_count.into()),
+        ];
+        row.provider = self.provider;
+        row.region = self.region;
+        row.node_count = self.node_count;
+        columns
     }
 }
 
@@ -223,7 +228,7 @@ fn to_wire(row: cluster::Model) -> Result<Cluster, ServiceError> {
         href: href(row.id),
         labels: row.labels()?,
         status: row::status(&row)?,
-        spec: spec_of(&row),
+        spec: update::Spec::of(&row),
         name: row.name,
         generation: row.generation,
         created_at: row.created_at,

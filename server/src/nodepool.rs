@@ -2,12 +2,13 @@
 //! as the caller may (a node pool belongs to its cluster's team).
 
 use hyperfleet_api::{
-    NodePool, NodePoolCreateRequest, NodePoolKind, NodePoolList, NodePoolListAllParams,
+    Labels, NodePool, NodePoolCreateRequest, NodePoolKind, NodePoolList, NodePoolListAllParams,
     NodePoolListKind, NodePoolListParams, NodePoolPatch, NodePoolQuery, NodePoolSpec,
     check_nodepool_list, check_nodepool_list_all, validation,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, SqlErr, TransactionTrait,
+    Value,
 };
 use uuid::Uuid;
 
@@ -178,8 +179,7 @@ async fn list_matching(
     })
 }
 
-/// Apply a merge patch; a patch that changes nothing leaves the generation
-/// as it is.
+/// Apply a merge patch (see [`update::apply`]).
 pub async fn update(
     ctx: &ServerContext,
     caller: &Caller,
@@ -190,8 +190,6 @@ pub async fn update(
     caller.check_write()?;
     let txn = ctx.db.begin_with_options(write_transaction()).await?;
     let mut row = find_locked(&txn, caller, cluster_segment, segment).await?;
-    update::check_changeable(&row)?;
-    let old_labels = row.labels()?;
     let spec_patch = patch.spec.unwrap_or_default();
     let spec = NodePoolSpec {
         node_count: spec_patch.node_count.unwrap_or(row.node_count),
@@ -199,21 +197,8 @@ pub async fn update(
             .machine_type
             .unwrap_or_else(|| row.machine_type.clone()),
     };
-    let new_labels = labels::patch(&old_labels, patch.labels);
-    validation::check_nodepool_fields(&spec, &new_labels)?;
-    if spec == spec_of(&row) && new_labels == old_labels {
-        return to_wire(row);
-    }
-    let columns = vec![
-        (nodepool::Column::NodeCount, spec.node_count.into()),
-        (
-            nodepool::Column::MachineType,
-            spec.machine_type.clone().into(),
-        ),
-    ];
-    row.node_count = spec.node_count;
-    row.machine_type = spec.machine_type;
-    update::save(ctx, &txn, &mut row, columns, &old_labels, &new_labels).await?;
+    // A node pool's labels say nothing about ownership: any change is fine.
+    update::apply(ctx, &txn, &mut row, spec, patch.labels, |_, _| Ok(())).await?;
     txn.commit().await?;
     to_wire(row)
 }
@@ -235,10 +220,29 @@ pub async fn delete(
     to_wire(row)
 }
 
-fn spec_of(row: &nodepool::Model) -> NodePoolSpec {
-    NodePoolSpec {
-        node_count: row.node_count,
-        machine_type: row.machine_type.clone(),
+impl update::Spec<nodepool::Model> for NodePoolSpec {
+    fn of(row: &nodepool::Model) -> Self {
+        NodePoolSpec {
+            node_count: row.node_count,
+            machine_type: row.machine_type.clone(),
+        }
+    }
+
+    fn check(&self, labels: &Labels) -> Result<(), ServiceError> {
+        Ok(validation::check_nodepool_fields(self, labels)?)
+    }
+
+    fn store(self, row: &mut nodepool::Model) -> Vec<(nodepool::Column, Value)> {
+        let columns = vec![
+            (nodepool::Column::NodeCount, self.node_count.into()),
+            (
+                nodepool::Column::MachineType,
+                self.machine_type.clone().into(),
+            ),
+        ];
+        row.node_count = self.node_count;
+        row.machine_type = self.machine_type;
+        columns
     }
 }
 
@@ -249,7 +253,7 @@ fn to_wire(row: nodepool::Model) -> Result<NodePool, ServiceError> {
         href: format!("{}/nodepools/{}", cluster::href(row.cluster_id), row.id),
         labels: row.labels()?,
         status: row::status(&row)?,
-        spec: spec_of(&row),
+        spec: update::Spec::of(&row),
         cluster_id: row.cluster_id,
         name: row.name,
         generation: row.generation,
