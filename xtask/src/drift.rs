@@ -1,9 +1,32 @@
 //! Comparing a generated file with what is on disk, and explaining the
 //! first difference so a reviewer sees what changed without a diff tool.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+
+/// A file xtask generates: where it lives, how to make it, and the command
+/// that rewrites it (named when the check fails).
+pub struct Generated {
+    pub path: fn() -> PathBuf,
+    pub render: fn() -> Result<String>,
+    pub command: &'static str,
+}
+
+impl Generated {
+    pub fn generate(&self) -> Result<()> {
+        write(&(self.path)(), &(self.render)()?)
+    }
+
+    /// Check `file`, or the checked-in file when `None`.
+    pub fn check(&self, file: Option<PathBuf>) -> Result<()> {
+        check(
+            &file.unwrap_or_else(self.path),
+            &(self.render)()?,
+            self.command,
+        )
+    }
+}
 
 /// Write `content` to `path` unless it is already there.
 pub fn write(path: &Path, content: &str) -> Result<()> {

@@ -85,16 +85,16 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Openapi {
             action: Action::Generate,
-        } => openapi::generate(),
+        } => openapi::FILE.generate(),
         Command::Openapi {
             action: Action::Check { file },
-        } => openapi::check(file),
+        } => openapi::FILE.check(file),
         Command::Sdk {
             action: Action::Generate,
-        } => sdk::generate(),
+        } => sdk::FILE.generate(),
         Command::Sdk {
             action: Action::Check { file },
-        } => sdk::check(file),
+        } => sdk::FILE.check(file),
         Command::SpecDiff { old, new, format } => {
             return match spec_diff_command(&old, &new, format) {
                 Ok(false) => ExitCode::SUCCESS,

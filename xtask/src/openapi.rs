@@ -24,17 +24,12 @@ pub fn render() -> Result<String> {
     Ok(format!("{HEADER}{yaml}"))
 }
 
-pub fn generate() -> Result<()> {
-    drift::write(&path(), &render()?)
-}
-
-pub fn check(file: Option<PathBuf>) -> Result<()> {
-    drift::check(
-        &file.unwrap_or_else(path),
-        &render()?,
-        "cargo xtask openapi generate",
-    )
-}
+/// The checked-in file, its source, and the command that rewrites it.
+pub const FILE: drift::Generated = drift::Generated {
+    path,
+    render,
+    command: "cargo xtask openapi generate",
+};
 
 #[cfg(test)]
 mod tests {
@@ -42,7 +37,7 @@ mod tests {
 
     #[test]
     fn the_checked_in_contract_is_fresh() {
-        if let Err(error) = check(None) {
+        if let Err(error) = FILE.check(None) {
             panic!("{error:#}");
         }
     }
@@ -58,7 +53,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let copy = dir.path().join("openapi.yaml");
         std::fs::write(&copy, renamed)?;
-        let error = check(Some(copy)).expect_err("a renamed field must fail the check");
+        let error = FILE.check(Some(copy)).expect_err("a renamed field must fail the check");
         assert!(
             format!("{error:#}").contains("first difference"),
             "{error:#}"

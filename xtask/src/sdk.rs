@@ -39,23 +39,18 @@ pub fn render() -> Result<String> {
     Ok(format!("{HEADER}{}", prettyplease::unparse(&file)))
 }
 
-pub fn generate() -> Result<()> {
-    drift::write(&path(), &render()?)
-}
-
-pub fn check(file: Option<PathBuf>) -> Result<()> {
-    drift::check(
-        &file.unwrap_or_else(path),
-        &render()?,
-        "cargo xtask sdk generate",
-    )
-}
+/// The checked-in file, its source, and the command that rewrites it.
+pub const FILE: drift::Generated = drift::Generated {
+    path,
+    render,
+    command: "cargo xtask sdk generate",
+};
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn the_checked_in_sdk_is_fresh() {
-        if let Err(error) = super::check(None) {
+        if let Err(error) = super::FILE.check(None) {
             panic!("{error:#}");
         }
     }

@@ -70,21 +70,17 @@ pub async fn start<R: Row>(
 
 /// Called once every required adapter of a Terminating `target` has
 /// finalized: remove it, and a Terminating cluster whose last pool it was.
+/// A cluster still waits for its last node pool to go.
 pub async fn remove_when_finalized(
     ctx: &ServerContext,
     txn: &impl ConnectionTrait,
     target: &Target,
     now: DateTime<Utc>,
 ) -> Result<(), ServiceError> {
-    match target.kind {
-        Kind::Cluster => {
-            if !has_nodepools(txn, target.id).await? {
-                hard_delete_cluster(txn, target.id, now).await?;
-            }
-            Ok(())
-        }
-        Kind::NodePool => remove(ctx, txn, target, now).await,
+    if target.kind == Kind::Cluster && has_nodepools(txn, target.id).await? {
+        return Ok(());
     }
+    remove(ctx, txn, target, now).await
 }
 
 /// Remove `target` whatever its adapters say (a forced delete): a cluster
