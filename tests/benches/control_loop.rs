@@ -11,13 +11,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use hyperfleet_control_loop::reference_adapters::{
+    REFERENCE_ADAPTERS, SimulatedAdapter, Simulation,
+};
+use hyperfleet_control_loop::sentinel::{Connect, Sentinel, SentinelConfig};
 use hyperfleet_sdk::adapter::{AdapterRuntime, Publisher, TransportError};
 use hyperfleet_sdk::amqp::{AmqpPublisher, Topology};
 use hyperfleet_sdk::bus::InProcessBus;
 use hyperfleet_sdk::events::CloudEvent;
 use hyperfleet_sdk::{Client, types};
-use hyperfleet_server::adapters::{REFERENCE_ADAPTERS, SimulatedAdapter, Simulation};
-use hyperfleet_server::sentinel::{Connect, Sentinel, SentinelConfig};
 use hyperfleet_server::{ServerConfig, start};
 use uuid::Uuid;
 
