@@ -1,14 +1,13 @@
 //! The HyperFleet API server: [`HyperfleetApi`](hyperfleet_api::HyperfleetApi)
 //! implemented on sea-orm, started by the `hyperfleet` binary and by the
-//! end-to-end tests alike.
+//! end-to-end tests alike. The control loop is not here: it is a client of
+//! this API (`hyperfleet-control-loop`).
 
 pub mod access;
-pub mod adapters;
 pub mod auth;
 pub mod cluster;
 pub mod context;
 pub mod db;
-pub mod dev;
 pub mod error;
 pub mod http_entrypoints;
 pub mod logging;
@@ -16,7 +15,6 @@ pub mod metrics;
 pub mod nodepool;
 pub mod resource;
 mod routes;
-pub mod sentinel;
 pub mod status;
 
 use std::net::SocketAddr;

@@ -11,6 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use hyperfleet_control_loop::reference_adapters::{
+    REFERENCE_ADAPTERS, SimulatedAdapter, Simulation,
+};
+use hyperfleet_control_loop::sentinel::{Connect, Sentinel, SentinelConfig};
 use hyperfleet_e2e::fixtures::cluster_request_at;
 use hyperfleet_e2e::server::server_config;
 use hyperfleet_sdk::Client;
@@ -18,8 +22,6 @@ use hyperfleet_sdk::adapter::{AdapterRuntime, Publisher, TransportError};
 use hyperfleet_sdk::amqp::{AmqpPublisher, Topology};
 use hyperfleet_sdk::bus::InProcessBus;
 use hyperfleet_sdk::events::CloudEvent;
-use hyperfleet_server::adapters::{REFERENCE_ADAPTERS, SimulatedAdapter, Simulation};
-use hyperfleet_server::sentinel::{Connect, Sentinel, SentinelConfig};
 use hyperfleet_server::start;
 use uuid::Uuid;
 

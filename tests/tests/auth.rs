@@ -731,9 +731,9 @@ mod open {
 /// own, so a member's cluster still goes Ready.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_with_auth_takes_a_cluster_to_ready() {
-    use hyperfleet_server::adapters::Simulation;
-    use hyperfleet_server::dev::DevConfig;
-    use hyperfleet_server::sentinel::SentinelConfig;
+    use hyperfleet::dev::DevConfig;
+    use hyperfleet_control_loop::reference_adapters::Simulation;
+    use hyperfleet_control_loop::sentinel::SentinelConfig;
 
     let dir = tempfile::tempdir().expect("a temp dir");
     let database_url = format!("sqlite://{}", dir.path().join("dev.db").display());
@@ -753,9 +753,7 @@ async fn dev_with_auth_takes_a_cluster_to_ready() {
         },
         retry_delay: Duration::from_millis(500),
     };
-    let dev = hyperfleet_server::dev::start(config)
-        .await
-        .expect("dev starts");
+    let dev = hyperfleet::dev::start(config).await.expect("dev starts");
     let base_url = format!("http://{}", dev.server.local_addr());
     let token = &fixture().tokens[&Who::Alpha];
     let alice = Client::new_with_token(&base_url, token).expect("a client");

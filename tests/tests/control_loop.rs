@@ -6,6 +6,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hyperfleet::dev::DevConfig;
+use hyperfleet_control_loop::reference_adapters::{SimulatedAdapter, Simulation, kinds_of};
+use hyperfleet_control_loop::sentinel::{Connect, Sentinel, SentinelConfig};
 use hyperfleet_e2e::calls::{
     cluster_statuses, create_cluster, create_pool, delete_cluster, expect_cluster_deleted,
     patch_cluster,
@@ -17,9 +20,6 @@ use hyperfleet_e2e::{Backend, TestServer};
 use hyperfleet_sdk::adapter::{AdapterRuntime, Publisher};
 use hyperfleet_sdk::amqp::{AmqpPublisher, Topology};
 use hyperfleet_sdk::{Client, types};
-use hyperfleet_server::adapters::{SimulatedAdapter, Simulation, kinds_of};
-use hyperfleet_server::dev::DevConfig;
-use hyperfleet_server::sentinel::{Connect, Sentinel, SentinelConfig};
 use tokio::task::JoinHandle;
 
 const READY_WITHIN: Duration = Duration::from_secs(20);
@@ -218,9 +218,7 @@ async fn hyperfleet_dev_takes_a_cluster_to_ready_and_away() {
         },
         retry_delay: Duration::from_millis(500),
     };
-    let dev = hyperfleet_server::dev::start(config)
-        .await
-        .expect("dev starts");
+    let dev = hyperfleet::dev::start(config).await.expect("dev starts");
     let client = Client::new(&format!("http://{}", dev.server.local_addr()));
 
     let started = Instant::now();

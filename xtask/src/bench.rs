@@ -129,9 +129,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let target = DatabaseTarget::parse(&database_url)?;
 
     let root = workspace_root();
-    step("cargo build --release -p hyperfleet-server");
+    step("cargo build --release -p hyperfleet");
     let status = Command::new("cargo")
-        .args(["build", "--release", "-p", "hyperfleet-server"])
+        .args(["build", "--release", "-p", "hyperfleet"])
         .current_dir(&root)
         .status()?;
     ensure!(status.success(), "the release build failed");

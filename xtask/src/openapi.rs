@@ -53,7 +53,9 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let copy = dir.path().join("openapi.yaml");
         std::fs::write(&copy, renamed)?;
-        let error = FILE.check(Some(copy)).expect_err("a renamed field must fail the check");
+        let error = FILE
+            .check(Some(copy))
+            .expect_err("a renamed field must fail the check");
         assert!(
             format!("{error:#}").contains("first difference"),
             "{error:#}"

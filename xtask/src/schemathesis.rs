@@ -123,7 +123,7 @@ fn build_server() -> Result<PathBuf> {
                 "build",
                 "--quiet",
                 "-p",
-                "hyperfleet-server",
+                "hyperfleet",
                 "--bin",
                 "hyperfleet",
             ])

@@ -1,20 +1,19 @@
-//! `hyperfleet`: the HyperFleet control plane's command line.
+//! `hyperfleet`: the HyperFleet control plane's command line; it parses
+//! arguments and wires the API server and the control loop together.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::sync::Arc;
-use std::time::Duration;
 
+use hyperfleet::dev::DevConfig;
+use hyperfleet_control_loop::reference_adapters::{SimulatedAdapter, Simulation, kinds_of};
+use hyperfleet_control_loop::sentinel::{self, Sentinel, SentinelConfig};
 use hyperfleet_sdk::Client;
-use hyperfleet_sdk::adapter::{AdapterRuntime, Publisher};
-use hyperfleet_sdk::amqp::AmqpPublisher;
-use hyperfleet_server::adapters::{SimulatedAdapter, Simulation, kinds_of};
+use hyperfleet_sdk::adapter::AdapterRuntime;
 use hyperfleet_server::auth::{self, Principal, Role, Tokens};
-use hyperfleet_server::dev::DevConfig;
-use hyperfleet_server::sentinel::{Connect, Sentinel, SentinelConfig};
 use hyperfleet_server::{
     DEFAULT_CLUSTER_ADAPTERS, DEFAULT_NODEPOOL_ADAPTERS, ServerConfig, db, start,
 };
@@ -322,7 +321,7 @@ async fn dev(args: DevArgs) -> Result<()> {
         sentinel: args.pacing.config(),
         retry_delay: args.simulation.retry_delay,
     };
-    let running = hyperfleet_server::dev::start(config).await?;
+    let running = hyperfleet::dev::start(config).await?;
     let address = running.server.local_addr();
     tracing::info!(
         "HyperFleet dev: API on http://{address}/api/hyperfleet/v1 with the sentinel and the \
@@ -338,15 +337,7 @@ async fn dev(args: DevArgs) -> Result<()> {
 }
 
 async fn sentinel(args: SentinelArgs) -> Result<()> {
-    let url = args.broker.broker.clone();
-    let topology = args.broker.topology();
-    let connect: Connect = Box::new(move || {
-        let (url, topology) = (url.clone(), topology.clone());
-        Box::pin(async move {
-            let publisher = AmqpPublisher::connect(&url, &topology).await?;
-            Ok(Arc::new(publisher) as Arc<dyn Publisher>)
-        })
-    });
+    let connect = sentinel::rabbitmq(args.broker.broker.clone(), args.broker.topology());
     let sentinel = Sentinel::new(args.api.client()?, connect, args.pacing.config());
     tracing::info!(api = %args.api.api_url, exchange = %args.broker.exchange, "sentinel running");
     sentinel.run(shutdown_signal()).await;

@@ -1,25 +1,20 @@
 //! `hyperfleet dev`: the whole control loop in one process: the API on
-//! SQLite, the sentinel, and the reference adapters, talking over the SDK's
-//! in-process bus instead of RabbitMQ (same kit, other transport).
+//! SQLite, and the sentinel and reference adapters of
+//! [`hyperfleet_control_loop::local`] calling it through the SDK.
 //!
 //! With `--auth`, the sentinel and adapters need a token too: `dev` mints
 //! one in memory with the adapter role (read everything, report statuses),
 //! adds it to the accepted tokens and hands it to them; it is never written
 //! anywhere and dies with the process.
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use hyperfleet_control_loop::local::{LocalConfig, LocalLoop};
+use hyperfleet_control_loop::reference_adapters::Simulation;
+use hyperfleet_control_loop::sentinel::SentinelConfig;
 use hyperfleet_sdk::Client;
-use hyperfleet_sdk::adapter::{AdapterRuntime, Publisher};
-use hyperfleet_sdk::bus::InProcessBus;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
-
-use crate::adapters::{REFERENCE_ADAPTERS, SimulatedAdapter, Simulation};
-use crate::auth::{self, Principal, Role};
-use crate::sentinel::{Connect, Sentinel, SentinelConfig};
-use crate::{RunningServer, ServerConfig, StartError};
+use hyperfleet_server::auth::{self, Principal, Role};
+use hyperfleet_server::{RunningServer, ServerConfig, StartError};
 
 /// Everything `dev` runs, and how.
 #[derive(Clone, Debug)]
@@ -34,17 +29,13 @@ pub struct DevConfig {
 /// The running loop.
 pub struct Dev {
     pub server: RunningServer,
-    tasks: Vec<JoinHandle<()>>,
-    shutdown: watch::Sender<bool>,
+    control_loop: LocalLoop,
 }
 
 impl Dev {
     /// Stop the sentinel and adapters, then the server.
     pub async fn stop(self) -> Result<(), String> {
-        let _ = self.shutdown.send(true);
-        for task in self.tasks {
-            task.abort();
-        }
+        self.control_loop.stop();
         self.server.stop().await
     }
 }
@@ -66,7 +57,7 @@ pub async fn start(mut config: DevConfig) -> Result<Dev, StartError> {
         }
         None => None,
     };
-    let server = crate::start(config.server).await?;
+    let server = hyperfleet_server::start(config.server).await?;
     let base_url = format!("http://{}", server.local_addr());
     let client = match &token {
         Some(token) => match Client::new_with_token(&base_url, token) {
@@ -79,32 +70,16 @@ pub async fn start(mut config: DevConfig) -> Result<Dev, StartError> {
         },
         None => Client::new(&base_url),
     };
-    let bus = InProcessBus::new();
-    let mut tasks = Vec::new();
-    for (name, kinds) in REFERENCE_ADAPTERS {
-        // Subscribed before the sentinel starts, so no event is missed.
-        let inbox = bus.subscribe(name, kinds);
-        let adapter = SimulatedAdapter::new(name, kinds, config.simulation.clone());
-        let runtime = AdapterRuntime::new(client.clone(), adapter).retry_delay(config.retry_delay);
-        tasks.push(tokio::spawn(async move {
-            if let Err(error) = runtime.run(inbox).await {
-                tracing::error!(adapter = name, %error, "adapter stopped");
-            }
-        }));
-    }
-    let publisher: Arc<dyn Publisher> = Arc::new(bus);
-    let connect: Connect = Box::new(move || {
-        let publisher = publisher.clone();
-        Box::pin(async move { Ok(publisher) })
-    });
-    let sentinel = Sentinel::new(client, connect, config.sentinel);
-    let (shutdown, mut stopped) = watch::channel(false);
-    tasks.push(tokio::spawn(sentinel.run(async move {
-        let _ = stopped.wait_for(|stop| *stop).await;
-    })));
+    let control_loop = LocalLoop::start(
+        client,
+        LocalConfig {
+            simulation: config.simulation,
+            sentinel: config.sentinel,
+            retry_delay: config.retry_delay,
+        },
+    );
     Ok(Dev {
         server,
-        tasks,
-        shutdown,
+        control_loop,
     })
 }

@@ -1,6 +1,6 @@
 //! The sentinel (`hyperfleet sentinel`): polls the API through the SDK and
-//! publishes a reconcile event for each resource that needs work (DESIGN.md
-//! section 7):
+//! publishes a reconcile event for each resource that needs work. A
+//! resource needs an event when it is:
 //! - new to it, or at a generation above the one it last published;
 //! - not Ready and untouched by any report for the back-off (10 s);
 //! - Ready but not re-checked for the resync period (30 min);
@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hyperfleet_sdk::adapter::{Publisher, TransportError};
+use hyperfleet_sdk::amqp::{AmqpPublisher, Topology};
 use hyperfleet_sdk::events::{CloudEvent, ReconcileData, ResourceKind};
 use hyperfleet_sdk::{Client, types};
 use tokio::time::Instant;
@@ -56,6 +57,27 @@ pub type Connect = Box<
         + Send
         + Sync,
 >;
+
+/// A [`Connect`] that opens a RabbitMQ connection, and opens a new one
+/// each time the sentinel asks again after a broker failure.
+pub fn rabbitmq(url: String, topology: Topology) -> Connect {
+    Box::new(move || {
+        let (url, topology) = (url.clone(), topology.clone());
+        Box::pin(async move {
+            let publisher = AmqpPublisher::connect(&url, &topology).await?;
+            Ok(Arc::new(publisher) as Arc<dyn Publisher>)
+        })
+    })
+}
+
+/// A [`Connect`] that always hands out `publisher`: for transports that
+/// cannot drop, like the in-process bus.
+pub fn always(publisher: Arc<dyn Publisher>) -> Connect {
+    Box::new(move || {
+        let publisher = publisher.clone();
+        Box::pin(async move { Ok(publisher) })
+    })
+}
 
 /// What the sentinel knows of one resource.
 #[derive(Clone, Debug)]
