@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
-use xtask::{bench, ci, openapi, release, schemathesis, sdk, spec_diff, workspace_root};
+use xtask::{bench, ci, drift, openapi, release, schemathesis, sdk, spec_diff, workspace_root};
 
 #[derive(Parser)]
 #[command(about = "HyperFleet project automation")]
@@ -75,6 +75,15 @@ enum Action {
     },
 }
 
+impl Action {
+    fn run(self, generated: &drift::Generated) -> Result<()> {
+        match self {
+            Action::Generate => generated.generate(),
+            Action::Check { file } => generated.check(file),
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Human,
@@ -83,18 +92,8 @@ enum Format {
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Command::Openapi {
-            action: Action::Generate,
-        } => openapi::FILE.generate(),
-        Command::Openapi {
-            action: Action::Check { file },
-        } => openapi::FILE.check(file),
-        Command::Sdk {
-            action: Action::Generate,
-        } => sdk::FILE.generate(),
-        Command::Sdk {
-            action: Action::Check { file },
-        } => sdk::FILE.check(file),
+        Command::Openapi { action } => action.run(&openapi::FILE),
+        Command::Sdk { action } => action.run(&sdk::FILE),
         Command::SpecDiff { old, new, format } => {
             return match spec_diff_command(&old, &new, format) {
                 Ok(false) => ExitCode::SUCCESS,
