@@ -1,0 +1,193 @@
+//! Running the control loop against an API elsewhere: `hyperfleet
+//! sentinel` (polls the API, publishes reconcile events to RabbitMQ) and
+//! `hyperfleet adapter` (a reference adapter on its RabbitMQ queue).
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use hyperfleet_control_loop::reference_adapters::{SimulatedAdapter, Simulation, kinds_of};
+use hyperfleet_control_loop::sentinel::{self, Sentinel, SentinelConfig};
+use hyperfleet_sdk::Client;
+use hyperfleet_sdk::adapter::AdapterRuntime;
+
+use super::{parse_duration, shutdown_signal};
+
+/// Where the API is, and the token to show it.
+#[derive(Args)]
+pub struct ApiArgs {
+    /// Base URL of the API.
+    #[arg(
+        long,
+        env = "HYPERFLEET_API_URL",
+        default_value = "http://127.0.0.1:8000"
+    )]
+    api_url: String,
+    /// Bearer token, for an API that runs with `--auth` (an adapter-role
+    /// token is enough).
+    #[arg(long, env = "HYPERFLEET_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+impl ApiArgs {
+    pub fn client(&self) -> Result<Client> {
+        match &self.token {
+            Some(token) => {
+                Client::new_with_token(&self.api_url, token).context("cannot build the API client")
+            }
+            None => Ok(Client::new(&self.api_url)),
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct BrokerArgs {
+    /// RabbitMQ URL.
+    #[arg(
+        long,
+        env = "HYPERFLEET_BROKER",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    broker: String,
+    /// Topic exchange of reconcile events.
+    #[arg(long, env = "HYPERFLEET_EXCHANGE", default_value = "hyperfleet")]
+    exchange: String,
+    /// Adapter queues are named PREFIX.ADAPTER.
+    #[arg(long, env = "HYPERFLEET_QUEUE_PREFIX", default_value = "hyperfleet")]
+    queue_prefix: String,
+}
+
+impl BrokerArgs {
+    pub fn topology(&self) -> hyperfleet_sdk::amqp::Topology {
+        hyperfleet_sdk::amqp::Topology {
+            exchange: self.exchange.clone(),
+            queue_prefix: self.queue_prefix.clone(),
+            queue_expires: None,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct PacingArgs {
+    /// Time between sentinel cycles.
+    #[arg(long, env = "HYPERFLEET_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    poll_interval: Duration,
+    /// Events for a resource that is not Ready come at most this often, and
+    /// only after this long without a report.
+    #[arg(long, env = "HYPERFLEET_BACKOFF", default_value = "10s", value_parser = parse_duration)]
+    backoff: Duration,
+    /// Ready resources are re-checked this often.
+    #[arg(long, env = "HYPERFLEET_RESYNC", default_value = "30m", value_parser = parse_duration)]
+    resync: Duration,
+}
+
+impl PacingArgs {
+    pub fn config(&self) -> SentinelConfig {
+        SentinelConfig {
+            poll_interval: self.poll_interval,
+            backoff: self.backoff,
+            resync: self.resync,
+            ..SentinelConfig::default()
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct SentinelArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    #[command(flatten)]
+    broker: BrokerArgs,
+    #[command(flatten)]
+    pacing: PacingArgs,
+}
+
+#[derive(Args)]
+pub struct SimulationArgs {
+    /// How long one simulated attempt takes.
+    #[arg(long, env = "HYPERFLEET_WORK", default_value = "500ms", value_parser = parse_duration)]
+    work: Duration,
+    /// Chance (0 to 1) that an attempt fails.
+    #[arg(long, env = "HYPERFLEET_FAILURE_RATE", default_value_t = 0.0)]
+    failure_rate: f64,
+    /// Fail this many attempts first (to watch recovery).
+    #[arg(long, env = "HYPERFLEET_FAIL_FIRST", default_value_t = 0)]
+    fail_first: u32,
+    /// Wait this long before retrying a failed or unfinished event.
+    #[arg(long, env = "HYPERFLEET_RETRY_DELAY", default_value = "2s", value_parser = parse_duration)]
+    pub retry_delay: Duration,
+}
+
+impl SimulationArgs {
+    pub fn simulation(&self) -> Simulation {
+        Simulation {
+            work: self.work,
+            failure_rate: self.failure_rate,
+            fail_first: self.fail_first,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct AdapterArgs {
+    /// Adapter name: validation, dns or infrastructure.
+    #[arg(long, env = "HYPERFLEET_ADAPTER_NAME")]
+    name: String,
+    #[command(flatten)]
+    api: ApiArgs,
+    #[command(flatten)]
+    broker: BrokerArgs,
+    #[command(flatten)]
+    simulation: SimulationArgs,
+    /// Unacknowledged events held at once.
+    #[arg(long, env = "HYPERFLEET_PREFETCH", default_value_t = 8)]
+    prefetch: u16,
+}
+
+pub async fn sentinel(args: SentinelArgs) -> Result<()> {
+    let connect = sentinel::rabbitmq(args.broker.broker.clone(), args.broker.topology());
+    let sentinel = Sentinel::new(args.api.client()?, connect, args.pacing.config());
+    tracing::info!(api = %args.api.api_url, exchange = %args.broker.exchange, "sentinel running");
+    sentinel.run(shutdown_signal()).await;
+    Ok(())
+}
+
+pub async fn adapter(args: AdapterArgs) -> Result<()> {
+    let kinds = kinds_of(&args.name);
+    let adapter = SimulatedAdapter::new(&args.name, kinds, args.simulation.simulation());
+    let runtime =
+        AdapterRuntime::new(args.api.client()?, adapter).retry_delay(args.simulation.retry_delay);
+    let topology = args.broker.topology();
+    let mut pause = Duration::from_secs(1);
+    loop {
+        match hyperfleet_sdk::amqp::subscribe(
+            &args.broker.broker,
+            &topology,
+            &args.name,
+            kinds,
+            args.prefetch,
+        )
+        .await
+        {
+            Ok(inbox) => {
+                tracing::info!(adapter = %args.name, "consuming");
+                tokio::select! {
+                    result = runtime.run(inbox) => {
+                        result.map_err(anyhow::Error::msg)?;
+                        anyhow::bail!("the broker closed the queue");
+                    }
+                    () = shutdown_signal() => return Ok(()),
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, retry_in = ?pause, "cannot reach the broker");
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = shutdown_signal() => return Ok(()),
+                }
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Running the control plane: `hyperfleet serve` (the API), `migrate`,
+//! `dev` (the API with the sentinel and reference adapters in-process) and
+//! `token new` (a bearer token and its auth-file line).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use hyperfleet::dev::DevConfig;
+use hyperfleet_server::auth::{self, Principal, Role, Tokens};
+use hyperfleet_server::{
+    DEFAULT_CLUSTER_ADAPTERS, DEFAULT_NODEPOOL_ADAPTERS, ServerConfig, db, start,
+};
+
+use super::control_loop::{PacingArgs, SimulationArgs};
+use super::{parse_duration, shutdown_signal};
+
+#[derive(Args)]
+pub struct TokenNewArgs {
+    /// Who holds the token, for logs (`alice`, `dns-adapter`).
+    #[arg(long)]
+    subject: String,
+    /// A team the holder belongs to (repeat, or separate with commas):
+    /// members see the clusters whose `team` label is one of these.
+    #[arg(long = "team", value_delimiter = ',')]
+    teams: Vec<String>,
+    /// admin (everything), member (its teams' clusters) or adapter (read
+    /// everything, report statuses).
+    #[arg(long)]
+    role: Role,
+}
+
+#[derive(Args)]
+pub struct DevArgs {
+    #[command(flatten)]
+    serve: ServeArgs,
+    #[command(flatten)]
+    simulation: SimulationArgs,
+    #[command(flatten)]
+    pacing: PacingArgs,
+}
+
+#[derive(Args)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite://FILE` (created if missing) or
+    /// `postgres://USER@HOST:PORT/DB`.
+    #[arg(long, env = "HYPERFLEET_DATABASE_URL", default_value = db::DEFAULT_DATABASE_URL)]
+    database_url: String,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HYPERFLEET_LISTEN", default_value = "127.0.0.1:8000")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// On SIGTERM, how long in-flight requests may take to finish.
+    #[arg(long, env = "HYPERFLEET_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    shutdown_timeout: Duration,
+    /// Most connections to PostgreSQL (SQLite always uses 4). On few cores,
+    /// fewer connections than concurrent requests can serve more requests.
+    #[arg(long, env = "HYPERFLEET_DATABASE_POOL_SIZE", default_value_t = db::DEFAULT_POSTGRES_POOL_SIZE)]
+    database_pool_size: u32,
+    /// Adapters that must be complete for a cluster to be Ready
+    /// (comma-separated; empty: clusters are Ready at once).
+    #[arg(long, env = "HYPERFLEET_CLUSTER_ADAPTERS", default_value = DEFAULT_CLUSTER_ADAPTERS)]
+    cluster_adapters: String,
+    /// Adapters that must be complete for a node pool to be Ready
+    /// (comma-separated; empty: node pools are Ready at once).
+    #[arg(long, env = "HYPERFLEET_NODEPOOL_ADAPTERS", default_value = DEFAULT_NODEPOOL_ADAPTERS)]
+    nodepool_adapters: String,
+    /// Require bearer tokens: a YAML (or JSON) file mapping SHA-256 token
+    /// hashes to subject, teams and role; add entries with `hyperfleet token
+    /// new`. Without it the API is open to anyone who can reach it.
+    #[arg(long, env = "HYPERFLEET_AUTH_FILE")]
+    auth: Option<PathBuf>,
+}
+
+/// `hyperfleet migrate`.
+pub async fn migrate(args: DatabaseArgs) -> Result<()> {
+    let db = db::connect(&args.database_url, None)
+        .await
+        .with_context(|| format!("cannot open {}", args.database_url))?;
+    db::migrate(&db).await.context("migration failed")?;
+    tracing::info!(database = %redact(&args.database_url), "migrations applied");
+    Ok(())
+}
+
+fn server_config(args: &ServeArgs) -> Result<ServerConfig> {
+    let auth = match &args.auth {
+        Some(path) => Some(Tokens::load(path)?),
+        None => None,
+    };
+    Ok(ServerConfig {
+        listen: args.listen,
+        database_url: args.database.database_url.clone(),
+        database_pool_size: Some(args.database_pool_size),
+        cluster_adapters: split_list(&args.cluster_adapters),
+        nodepool_adapters: split_list(&args.nodepool_adapters),
+        auth,
+    })
+}
+
+pub fn token_new(args: TokenNewArgs) -> Result<()> {
+    let principal = Principal {
+        subject: args.subject,
+        teams: args.teams,
+        role: args.role,
+    };
+    let minted = auth::mint(&principal).map_err(anyhow::Error::msg)?;
+    println!(
+        "# The token for {} (shown once, stored nowhere):",
+        principal.subject
+    );
+    println!("{}", minted.token);
+    println!("# The line to add to the auth file (--auth / HYPERFLEET_AUTH_FILE):");
+    println!("{}", minted.line);
+    Ok(())
+}
+
+pub async fn dev(args: DevArgs) -> Result<()> {
+    let config = DevConfig {
+        server: server_config(&args.serve)?,
+        simulation: args.simulation.simulation(),
+        sentinel: args.pacing.config(),
+        retry_delay: args.simulation.retry_delay,
+    };
+    let running = hyperfleet::dev::start(config).await?;
+    let address = running.server.local_addr();
+    tracing::info!(
+        "HyperFleet dev: API on http://{address}/api/hyperfleet/v1 (API reference: \
+         http://{address}/docs) with the sentinel and the validation, dns and infrastructure \
+         adapters in-process"
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let limit = args.serve.shutdown_timeout;
+    tokio::time::timeout(limit, running.stop())
+        .await
+        .map_err(|_| anyhow::anyhow!("in-flight requests did not finish in {limit:?}"))?
+        .map_err(anyhow::Error::msg)
+}
+
+pub async fn serve(args: ServeArgs) -> Result<()> {
+    let config = server_config(&args)?;
+    let args_shutdown_timeout = args.shutdown_timeout;
+    let server = start(config).await?;
+    let address = server.local_addr();
+    tracing::info!(
+        %address,
+        database = %redact(&args.database.database_url),
+        "HyperFleet API listening on http://{address}/api/hyperfleet/v1 \
+         (API reference: http://{address}/docs)"
+    );
+    tokio::select! {
+        result = server.stopped() => {
+            result.map_err(anyhow::Error::msg).context("the HTTP server stopped")?;
+            anyhow::bail!("the HTTP server stopped unexpectedly")
+        }
+        () = shutdown_signal() => {
+            tracing::info!("shutting down: finishing in-flight requests");
+            // In-flight requests get a bounded time to finish.
+            tokio::time::timeout(args_shutdown_timeout, server.stop())
+                .await
+                .map_err(|_| anyhow::anyhow!("in-flight requests did not finish in {args_shutdown_timeout:?}"))?
+                .map_err(anyhow::Error::msg)
+                .context("shutdown failed")?;
+            tracing::info!("stopped");
+            Ok(())
+        }
+    }
+}
+
+fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// A URL fit for logs: any password replaced.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
