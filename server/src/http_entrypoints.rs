@@ -332,4 +332,11 @@ impl HyperfleetApi for HyperfleetApiImpl {
     ) -> Result<http::Response<dropshot::Body>, Error> {
         text_response("application/yaml", OPENAPI_YAML.into()).answer(&rqctx)
     }
+
+    async fn docs_view(
+        rqctx: RequestContext<ServerContext>,
+    ) -> Result<http::Response<dropshot::Body>, Error> {
+        let page = crate::docs::page().answer(&rqctx)?;
+        text_response("text/html; charset=utf-8", page.into()).answer(&rqctx)
+    }
 }

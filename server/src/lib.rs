@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cluster;
 pub mod context;
 pub mod db;
+pub mod docs;
 pub mod error;
 pub mod http_entrypoints;
 pub mod logging;

@@ -82,8 +82,9 @@ fn routes(operations: &[(Method, String, String)]) -> BTreeMap<&str, Vec<Method>
 }
 
 /// Operations the trait serves but the document does not show.
-const UNPUBLISHED: [(&str, &str, &str); 2] = [
+const UNPUBLISHED: [(&str, &str, &str); 3] = [
     ("GET", "/openapi.yaml", "openapi_view"),
+    ("GET", "/docs", "docs_view"),
     ("GET", "/metrics", "metrics_view"),
 ];
 

@@ -359,6 +359,14 @@ pub trait HyperfleetApi {
     async fn openapi_view(
         rqctx: RequestContext<Self::Context>,
     ) -> Result<http::Response<dropshot::Body>, Error>;
+
+    /// The API reference: the OpenAPI document this server implements,
+    /// rendered as one self-contained HTML page (no scripts, no network).
+    /// Needs no token.
+    #[endpoint { method = GET, path = "/docs", tags = ["health"], unpublished = true }]
+    async fn docs_view(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<http::Response<dropshot::Body>, Error>;
 }
 
 /// The OpenAPI document of [`HyperfleetApi`], with the seed payloads attached
