@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Result, bail};
 
-use crate::{openapi, release, schemathesis, sdk, workspace_root};
+use crate::{docs_check, openapi, release, schemathesis, sdk, workspace_root};
 
 /// The test command README gives; CI runs exactly this.
 pub const TEST_COMMAND: &[&str] = &["cargo", "test", "--workspace"];
@@ -28,6 +28,10 @@ pub fn run() -> Result<()> {
         "warnings",
     ])?;
     step("schemathesis against a running server", schemathesis::run)?;
+    step(
+        "/docs rendered in headless Chromium shows every operation",
+        docs_check::run,
+    )?;
     // Last, so its summary is the closing line of the log.
     tests(TEST_COMMAND)
 }

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod ci;
+pub mod docs_check;
 pub mod drift;
 pub mod openapi;
 pub mod release;

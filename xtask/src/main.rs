@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
-use xtask::{bench, ci, drift, openapi, release, schemathesis, sdk, spec_diff, workspace_root};
+use xtask::{
+    bench, ci, docs_check, drift, openapi, release, schemathesis, sdk, spec_diff, workspace_root,
+};
 
 #[derive(Parser)]
 #[command(about = "HyperFleet project automation")]
@@ -47,8 +49,12 @@ enum Command {
     /// Run schemathesis (pinned, in a venv under target/) against the
     /// debug server on SQLite, with every check; fail on any finding.
     Schemathesis,
+    /// Render /docs of the debug server (with --auth on) in headless
+    /// Chromium and check that it shows every operation of openapi.yaml.
+    DocsCheck,
     /// Everything CI checks: fmt, openapi and sdk freshness, spec-diff
-    /// against the newest release, clippy, schemathesis, tests.
+    /// against the newest release, clippy, schemathesis, the /docs check,
+    /// tests.
     Ci,
     /// Seed PostgreSQL with a fleet, load the release server, compare with
     /// pgbench running the same SQL (see BENCHMARKS.md). Not part of CI.
@@ -106,6 +112,7 @@ fn main() -> ExitCode {
         }
         Command::Release => release::release(),
         Command::Schemathesis => schemathesis::run(),
+        Command::DocsCheck => docs_check::run(),
         Command::Ci => ci::run(),
         Command::Bench(args) => bench::run(args),
         Command::Soak { seconds } => soak(seconds),

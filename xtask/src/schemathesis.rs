@@ -77,7 +77,7 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"))
@@ -116,7 +116,7 @@ fn install(work: &Path) -> Result<PathBuf> {
     Ok(schemathesis)
 }
 
-fn build_server() -> Result<PathBuf> {
+pub(crate) fn build_server() -> Result<PathBuf> {
     status(
         Command::new("cargo")
             .args([
@@ -211,7 +211,7 @@ fn run_once(
 
 /// `hyperfleet token new` for an admin; returns the token and an auth file
 /// holding its line.
-fn mint_admin_token(server_bin: &Path, dir: &Path) -> Result<(String, PathBuf)> {
+pub(crate) fn mint_admin_token(server_bin: &Path, dir: &Path) -> Result<(String, PathBuf)> {
     let output = Command::new(server_bin)
         .args([
             "token",
@@ -244,13 +244,13 @@ fn mint_admin_token(server_bin: &Path, dir: &Path) -> Result<(String, PathBuf)> 
 }
 
 /// A port that was free a moment ago (the server binds it right after).
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
     Ok(listener.local_addr()?.port())
 }
 
 /// Poll `GET /healthz` until it answers 200, the server exits, or 60 s pass.
-fn wait_until_healthy(server: &mut Child, port: u16, log: &Path) -> Result<()> {
+pub(crate) fn wait_until_healthy(server: &mut Child, port: u16, log: &Path) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(status) = server.try_wait()? {
@@ -279,11 +279,11 @@ fn healthz(port: u16) -> std::io::Result<bool> {
 
 /// The server process; stopped (SIGTERM, then kill) when dropped too, so an
 /// error on the way never leaves it running.
-struct Server(Child);
+pub(crate) struct Server(pub(crate) Child);
 
 impl Server {
     /// SIGTERM, as an orchestrator would stop it; kill after 10 s.
-    fn stop(&mut self) -> Result<()> {
+    pub(crate) fn stop(&mut self) -> Result<()> {
         if self.0.try_wait()?.is_some() {
             return Ok(());
         }
@@ -312,7 +312,7 @@ impl Drop for Server {
     }
 }
 
-fn print_tail(log: &Path) {
+pub(crate) fn print_tail(log: &Path) {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     let start = lines.len().saturating_sub(40);
