@@ -687,8 +687,8 @@ async fn missing_or_invalid_tokens_are_challenged(server: TestServer) {
         assert_eq!(body["error"], "Unauthenticated");
     }
 
-    // The probes and the contract stay open.
-    for path in ["/healthz", "/readyz", "/openapi.yaml"] {
+    // The probes, the contract and its reference page stay open.
+    for path in ["/healthz", "/readyz", "/openapi.yaml", "/docs"] {
         let response = http.get(server.url(path)).send().await.expect("an answer");
         assert_eq!(response.status().as_u16(), 200, "{path}");
     }

@@ -271,4 +271,34 @@ async fn probes_and_served_contract(server: TestServer) {
     let served = response.text().await.expect("a body");
     let checked_in = include_str!("../../openapi.yaml");
     assert_eq!(served, checked_in);
+
+    // The reference page renders that same document: every operation of
+    // it has its section.
+    let response = get(&server, "/docs").await;
+    assert_eq!(response.status().as_u16(), 200);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let page = response.text().await.expect("a body");
+    let document: serde_json::Value = yaml_serde::from_str(checked_in).expect("YAML");
+    let mut operations = 0;
+    for item in document["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|p| p.values())
+    {
+        for operation in item.as_object().into_iter().flat_map(|o| o.values()) {
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            assert!(
+                page.contains(&format!("id=\"op-{id}\"")),
+                "/docs shows {id}"
+            );
+            operations += 1;
+        }
+    }
+    assert!(operations > 10, "the document has its operations");
 }
