@@ -16,13 +16,13 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 use crate::error::ServiceError;
-use crate::http_entrypoints::OPENAPI_YAML;
 
-/// The page, rendered once on first request.
-pub fn page() -> Result<String, ServiceError> {
+/// The page for `openapi_yaml`, the served document (a parameter so this
+/// module does not import its caller), rendered once on first request.
+pub fn page(openapi_yaml: &str) -> Result<String, ServiceError> {
     static PAGE: OnceLock<Result<String, String>> = OnceLock::new();
     PAGE.get_or_init(|| {
-        let document: Value = yaml_serde::from_str(OPENAPI_YAML)
+        let document: Value = yaml_serde::from_str(openapi_yaml)
             .map_err(|e| format!("openapi.yaml does not parse: {e}"))?;
         Ok(render(&document))
     })
@@ -639,7 +639,7 @@ mod tests {
     use super::*;
 
     fn document() -> Value {
-        match yaml_serde::from_str(OPENAPI_YAML) {
+        match yaml_serde::from_str(include_str!("../../openapi.yaml")) {
             Ok(document) => document,
             Err(error) => panic!("openapi.yaml parses: {error}"),
         }

@@ -336,7 +336,7 @@ impl HyperfleetApi for HyperfleetApiImpl {
     async fn docs_view(
         rqctx: RequestContext<ServerContext>,
     ) -> Result<http::Response<dropshot::Body>, Error> {
-        let page = crate::docs::page().answer(&rqctx)?;
+        let page = crate::docs::page(OPENAPI_YAML).answer(&rqctx)?;
         text_response("text/html; charset=utf-8", page.into()).answer(&rqctx)
     }
 }
