@@ -13,10 +13,9 @@ use hyperfleet_control_loop::reference_adapters::{SimulatedAdapter, Simulation, 
 use hyperfleet_control_loop::sentinel::{self, Sentinel, SentinelConfig};
 use hyperfleet_sdk::Client;
 use hyperfleet_sdk::adapter::AdapterRuntime;
+use hyperfleet_server::aggregation::{AdapterGraph, AggregationConfig, ConfigError};
 use hyperfleet_server::auth::{self, Principal, Role, Tokens};
-use hyperfleet_server::{
-    DEFAULT_CLUSTER_ADAPTERS, DEFAULT_NODEPOOL_ADAPTERS, ServerConfig, db, start,
-};
+use hyperfleet_server::{ServerConfig, db, start};
 
 #[derive(Parser)]
 #[command(
@@ -53,6 +52,20 @@ enum Command {
     /// Bearer tokens for `serve --auth FILE`.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check an aggregation config file (`--aggregation-config`) as `serve`
+    /// would, without starting anything: exit status 0 and the order of the
+    /// adapters when it is usable, 2 and the problem when it is not.
+    Check {
+        /// The YAML file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -241,14 +254,21 @@ struct ServeArgs {
     /// fewer connections than concurrent requests can serve more requests.
     #[arg(long, env = "HYPERFLEET_DATABASE_POOL_SIZE", default_value_t = db::DEFAULT_POSTGRES_POOL_SIZE)]
     database_pool_size: u32,
-    /// Adapters that must be complete for a cluster to be Ready
-    /// (comma-separated; empty: clusters are Ready at once).
-    #[arg(long, env = "HYPERFLEET_CLUSTER_ADAPTERS", default_value = DEFAULT_CLUSTER_ADAPTERS)]
-    cluster_adapters: String,
-    /// Adapters that must be complete for a node pool to be Ready
-    /// (comma-separated; empty: node pools are Ready at once).
-    #[arg(long, env = "HYPERFLEET_NODEPOOL_ADAPTERS", default_value = DEFAULT_NODEPOOL_ADAPTERS)]
-    nodepool_adapters: String,
+    /// Which adapters each kind requires and in what order they run: a YAML
+    /// file (docs/statuses.md). Without it (and without the two lists
+    /// below): validation, then dns, then infrastructure for clusters;
+    /// validation, then infrastructure for node pools.
+    #[arg(long, env = "HYPERFLEET_AGGREGATION_CONFIG", conflicts_with_all = ["cluster_adapters", "nodepool_adapters"])]
+    aggregation_config: Option<PathBuf>,
+    /// Shorthand for a config without order: the adapters that must be
+    /// complete for a cluster to be Ready (comma-separated, all run at once;
+    /// empty: clusters are Ready at once).
+    #[arg(long, env = "HYPERFLEET_CLUSTER_ADAPTERS")]
+    cluster_adapters: Option<String>,
+    /// Shorthand for a config without order, for node pools (comma-separated;
+    /// empty: node pools are Ready at once).
+    #[arg(long, env = "HYPERFLEET_NODEPOOL_ADAPTERS")]
+    nodepool_adapters: Option<String>,
     /// Require bearer tokens: a YAML (or JSON) file mapping SHA-256 token
     /// hashes to subject, teams and role; add entries with `hyperfleet token
     /// new`. Without it the API is open to anyone who can reach it.
@@ -256,8 +276,31 @@ struct ServeArgs {
     auth: Option<PathBuf>,
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+/// Exit status of a configuration that cannot be used (as for a bad
+/// argument), so scripts tell it from a runtime failure (1).
+const CONFIG_ERROR: u8 = 2;
+
+fn main() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("Error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("Error: {error:#}");
+            match error.downcast_ref::<ConfigError>() {
+                Some(_) => std::process::ExitCode::from(CONFIG_ERROR),
+                None => std::process::ExitCode::FAILURE,
+            }
+        }
+    }
+}
+
+async fn run() -> Result<()> {
     let cli = Cli::parse();
     // `dev` polls itself every second; its request log would drown the rest.
     let default_filter = match cli.command {
@@ -279,7 +322,56 @@ async fn main() -> Result<()> {
         Command::Sentinel(args) => sentinel(args).await,
         Command::Adapter(args) => adapter(args).await,
         Command::Token(TokenCommand::New(args)) => token_new(args),
+        Command::Config(ConfigCommand::Check { file }) => config_check(&file),
     }
+}
+
+/// `hyperfleet config check FILE`.
+fn config_check(file: &std::path::Path) -> Result<()> {
+    let config = AggregationConfig::load(file)?;
+    println!("{}: ok", file.display());
+    for (kind, graph) in [("cluster", &config.cluster), ("nodepool", &config.nodepool)] {
+        println!("{kind}: {}", describe(graph));
+    }
+    Ok(())
+}
+
+/// `validation; dns after validation; ...`, or `no adapters`.
+fn describe(graph: &AdapterGraph) -> String {
+    if graph.names().is_empty() {
+        return "no adapters".to_string();
+    }
+    graph
+        .names()
+        .iter()
+        .map(|name| match graph.after(name) {
+            [] => name.clone(),
+            after => format!("{name} after {}", after.join(", ")),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The aggregation config `serve` and `dev` run with: the file, else the
+/// lists (a kind without its list keeps the default), else the default.
+fn aggregation(args: &ServeArgs) -> Result<AggregationConfig, ConfigError> {
+    if let Some(path) = &args.aggregation_config {
+        return AggregationConfig::load(path);
+    }
+    let mut config = AggregationConfig::default();
+    let list = |flag: &str, value: &str| {
+        AdapterGraph::unordered(&split_list(value)).map_err(|message| ConfigError {
+            source_name: flag.to_string(),
+            message,
+        })
+    };
+    if let Some(value) = &args.cluster_adapters {
+        config.cluster = list("--cluster-adapters", value)?;
+    }
+    if let Some(value) = &args.nodepool_adapters {
+        config.nodepool = list("--nodepool-adapters", value)?;
+    }
+    Ok(config)
 }
 
 fn server_config(args: &ServeArgs) -> Result<ServerConfig> {
@@ -291,8 +383,7 @@ fn server_config(args: &ServeArgs) -> Result<ServerConfig> {
         listen: args.listen,
         database_url: args.database.database_url.clone(),
         database_pool_size: Some(args.database_pool_size),
-        cluster_adapters: split_list(&args.cluster_adapters),
-        nodepool_adapters: split_list(&args.nodepool_adapters),
+        aggregation: aggregation(args)?,
         auth,
     })
 }

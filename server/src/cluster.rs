@@ -19,8 +19,8 @@ use crate::db::tables::{CLUSTER_LABELS, CLUSTERS};
 use crate::db::write_transaction;
 use crate::error::ServiceError;
 use crate::resource::reference::{Lookup, lookup};
-use crate::resource::row::{self, Row, initial_phase, labels_to_text, now};
-use crate::resource::{deletion, labels, page, update};
+use crate::resource::row::{self, Kind, Row, initial_phase, labels_to_text, now};
+use crate::resource::{deletion, labels, page, settle, update};
 
 pub async fn create(
     ctx: &ServerContext,
@@ -31,7 +31,7 @@ pub async fn create(
     caller.assign_team(&mut request.labels)?;
     validation::check_cluster_create(&request)?;
     let now = now();
-    let (phase, message) = initial_phase(&ctx.cluster_adapters);
+    let (phase, message) = initial_phase(settle::required(ctx, Kind::Cluster));
     let row = cluster::Model {
         id: Uuid::new_v4(),
         name: request.name.clone(),

@@ -22,8 +22,8 @@ use crate::db::tables::{NODEPOOL_LABELS, NODEPOOLS};
 use crate::db::write_transaction;
 use crate::error::ServiceError;
 use crate::resource::reference::{Lookup, lookup};
-use crate::resource::row::{self, Row, initial_phase, labels_to_text, now};
-use crate::resource::{deletion, labels, page, update};
+use crate::resource::row::{self, Kind, Row, initial_phase, labels_to_text, now};
+use crate::resource::{deletion, labels, page, settle, update};
 
 pub async fn create(
     ctx: &ServerContext,
@@ -43,7 +43,7 @@ pub async fn create(
         });
     }
     let now = now();
-    let (phase, message) = initial_phase(&ctx.nodepool_adapters);
+    let (phase, message) = initial_phase(settle::required(ctx, Kind::NodePool));
     let row = nodepool::Model {
         id: Uuid::new_v4(),
         cluster_id: parent.id,

@@ -11,6 +11,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
+use crate::aggregation::AdapterGraph;
 use crate::context::ServerContext;
 use crate::db::entities::{adapter_status, cluster, nodepool};
 use crate::error::ServiceError;
@@ -35,12 +36,17 @@ impl Settled {
     }
 }
 
+/// The adapters a resource of `kind` requires, and their order.
+pub fn graph(ctx: &ServerContext, kind: Kind) -> &AdapterGraph {
+    match kind {
+        Kind::Cluster => &ctx.aggregation.cluster,
+        Kind::NodePool => &ctx.aggregation.nodepool,
+    }
+}
+
 /// The adapters that must be complete for a resource of `kind` to be Ready.
 pub fn required(ctx: &ServerContext, kind: Kind) -> &[String] {
-    match kind {
-        Kind::Cluster => &ctx.cluster_adapters,
-        Kind::NodePool => &ctx.nodepool_adapters,
-    }
+    graph(ctx, kind).names()
 }
 
 /// Recompute and store the phases of `target`'s adapters and of `target`
