@@ -26,8 +26,8 @@ pub use extract::{JsonBody, PathParams, QueryParams, parse_json, parse_json_obje
 pub use filter::{
     ClusterListParams, ClusterQuery, CommonFilter, LabelSelector, NameFilter,
     NodePoolListAllParams, NodePoolListParams, NodePoolQuery, check_cluster_list,
-    check_nodepool_list, check_nodepool_list_all, check_page, glob_to_like, parse_label_selector,
-    parse_name_filter, parse_phases,
+    check_nodepool_list, check_nodepool_list_all, check_page, glob_to_like, parse_conditions,
+    parse_label_selector, parse_name_filter, parse_phases,
 };
 pub use lifecycle::{
     ClusterPatch, ClusterSpecPatch, DeleteParams, NodePoolPatch, NodePoolSpecPatch,
@@ -37,11 +37,11 @@ pub use nodepool::{
 };
 pub use resource::{
     BASE_PATH, ClusterPath, DEFAULT_PAGE_SIZE, Health, Labels, MAX_PAGE_SIZE, NodePoolPath, Page,
-    Phase, ResourceStatus,
+    Phase, ResourceCondition, ResourceConditionType, ResourceStatus,
 };
 pub use security::{BEARER_SCHEME, Guarded};
 pub use status::{
-    AdapterPhase, AdapterStatus, AdapterStatusList, AdapterStatusReport, Condition,
+    AdapterPhase, AdapterStatus, AdapterStatusList, AdapterStatusReport, AdapterWaiting, Condition,
     ConditionReport, ConditionStatus, FINALIZED, REQUIRED_CONDITIONS,
 };
 
