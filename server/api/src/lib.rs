@@ -58,7 +58,7 @@ pub const API_VERSION: semver::Version = semver::Version::new(1, 0, 0);
         tags = {
             clusters = { description = "Clusters: create, read, list, update and delete." },
             nodepools = { description = "Node pools: groups of nodes inside a cluster, listed per cluster or across clusters." },
-            statuses = { description = "Adapter status reports, and the phase they add up to." },
+            statuses = { description = "Adapter status reports, the phase and conditions they add up to, and the adapter order." },
             health = { description = "Probes and the served contract, outside the base path." },
         },
     },
@@ -372,7 +372,19 @@ pub fn openapi_document() -> Result<serde_json::Value, String> {
         .description(
             "Control-plane API for cluster and node-pool provisioning. Users create clusters \
              and node pools; adapters report what they did; the API aggregates their reports \
-             into one phase (Pending, Not Ready, Ready, Terminating). When the server runs \
+             into one phase (Pending, Not Ready, Ready, Terminating) and, beside it, the \
+             resource conditions of `status.conditions` (Reconciled, LastKnownReconciled, \
+             AllAdaptersReady, ValidationPassed, Degraded), whose reasons carry the finer \
+             state (Provisioning, Updating, Failed, Deleting). Adapters run in the order of \
+             the server's aggregation config (by default validation, then dns, then \
+             infrastructure); GET .../statuses lists under `waiting` who waits for whom. \
+             The seed's journey J1 as the worked example: a new cluster is Pending with \
+             Reconciled=False (Provisioning) and infrastructure \"Waiting for validation \
+             and dns to complete\"; validation reports Available=True (ValidationPassed=True), \
+             then dns, then infrastructure, and the cluster is Ready with Reconciled=True and \
+             LastKnownReconciled=True. A PATCH makes Reconciled=False (Updating) while \
+             LastKnownReconciled stays True; Health=False after that makes Degraded=True. \
+             When the server runs \
              with authentication (`hyperfleet serve --auth FILE`), every operation under \
              /api/hyperfleet/v1 needs a bearer token (401 `Unauthenticated` without one), \
              and a token's role and teams decide what it may see and change (403 \
