@@ -303,10 +303,7 @@ pub fn resource_conditions(inputs: &ConditionInputs<'_>) -> Vec<ResourceConditio
         && (!failed.is_empty() || last_known.is_some_and(|c| c.status == False))
     {
         let message = if failed.is_empty() {
-            format!(
-                "{} since generation {last_generation} was reconciled",
-                "an adapter failed"
-            )
+            format!("an adapter failed since generation {last_generation} was reconciled")
         } else {
             format!("{failing} since generation {last_generation} was reconciled")
         };
