@@ -13,6 +13,7 @@ use commands::completion::{self, Shell};
 use commands::control_loop::{self, AdapterArgs, SentinelArgs};
 use commands::nodepool::NodepoolArgs;
 use commands::server::{self, DatabaseArgs, DevArgs, ServeArgs, TokenNewArgs};
+use hyperfleet_server::aggregation::ConfigError;
 
 #[derive(Parser)]
 #[command(
@@ -60,6 +61,20 @@ enum Command {
         #[arg(value_enum)]
         shell: Shell,
     },
+    /// Configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check an aggregation config file (`--aggregation-config`) as `serve`
+    /// would, without starting anything: exit status 0 and the order of the
+    /// adapters when it is usable, 2 and the problem when it is not.
+    Check {
+        /// The YAML file.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -77,7 +92,10 @@ async fn main() -> ExitCode {
     // rest. The client commands print their own results and errors.
     let default_filter = match cli.command {
         Command::Dev(_) => "info,dropshot=warn",
-        Command::Cluster(_) | Command::Nodepool(_) | Command::Completion { .. } => "warn",
+        Command::Cluster(_)
+        | Command::Nodepool(_)
+        | Command::Completion { .. }
+        | Command::Config(_) => "warn",
         _ => "info",
     };
     init_tracing(cli.log_format, default_filter);
@@ -94,6 +112,9 @@ async fn main() -> ExitCode {
         Command::Sentinel(args) => control_plane(control_loop::sentinel(args).await),
         Command::Adapter(args) => control_plane(control_loop::adapter(args).await),
         Command::Token(TokenCommand::New(args)) => control_plane(server::token_new(args)),
+        Command::Config(ConfigCommand::Check { file }) => {
+            control_plane(server::config_check(&file))
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -104,9 +125,17 @@ async fn main() -> ExitCode {
     }
 }
 
-/// The server-side commands fail with a chain of causes; on one line.
+/// The server-side commands fail with a chain of causes; on one line. A
+/// configuration that cannot be used exits 2, as a bad argument does, so
+/// scripts tell it from a runtime failure (1).
 fn control_plane(result: anyhow::Result<()>) -> Result<(), commands::api::Failure> {
-    result.map_err(|error| commands::api::Failure::Other(format!("{error:#}")))
+    result.map_err(|error| {
+        let message = format!("{error:#}");
+        match error.downcast_ref::<ConfigError>() {
+            Some(_) => commands::api::Failure::Usage(message),
+            None => commands::api::Failure::Other(message),
+        }
+    })
 }
 
 fn init_tracing(format: LogFormat, default_filter: &str) {

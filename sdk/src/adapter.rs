@@ -4,6 +4,17 @@
 //! report its conditions, and acknowledge the event only once the report is
 //! stored, retrying later when anything fails.
 //!
+//! The adapter order (the server's aggregation config: `dns` after
+//! `validation`, ...) is kept here, not in the sentinel: the sentinel
+//! publishes one event per resource to every adapter's queue, and only the
+//! receiving side knows which adapter it is. Before running the adapter,
+//! the runtime reads the resource's statuses; while the API lists this
+//! adapter under `waiting`, the event is held (delivered again after the
+//! retry delay) and nothing is reported. So ordering needs no per-adapter
+//! routing, holds on RabbitMQ and on the in-process bus alike, and follows
+//! the one configuration the API enforces, at the price of one GET per
+//! event.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use hyperfleet_sdk::adapter::{Adapter, AdapterError, AdapterRuntime, Outcome, Resource};
@@ -275,6 +286,17 @@ impl<A: Adapter> AdapterRuntime<A> {
                 return Handled::Again;
             }
         };
+        match self.held_back(&resource).await {
+            Ok(None) => {}
+            Ok(Some(message)) => {
+                tracing::debug!(adapter = name, id = %resource.id(), %message, "held back by the adapter order");
+                return Handled::Again;
+            }
+            Err(error) => {
+                tracing::warn!(adapter = name, id = %resource.id(), %error, "cannot read the statuses");
+                return Handled::Again;
+            }
+        }
         let generation = resource.generation();
         let terminating = resource.terminating();
         let attempt = if terminating {
@@ -372,6 +394,46 @@ impl<A: Adapter> AdapterRuntime<A> {
                 Handled::Again
             }
         }
+    }
+
+    /// Why this adapter must not act on `resource` yet, if it must not: the
+    /// API lists it under `waiting` while adapters it comes `after` are not
+    /// complete at the current generation (during deletion: while adapters
+    /// that come after it have not finalized). The order is the server's
+    /// aggregation config; the kit asks rather than knowing it, so every
+    /// adapter follows the one configuration the API enforces.
+    async fn held_back(
+        &self,
+        resource: &Resource,
+    ) -> Result<Option<String>, SdkError<types::Error>> {
+        let list = match resource {
+            Resource::Cluster(c) => {
+                self.client
+                    .cluster_status_list()
+                    .cluster(c.id.to_string())
+                    .send()
+                    .await
+            }
+            Resource::NodePool(p) => {
+                self.client
+                    .nodepool_status_list()
+                    .cluster(p.cluster_id.to_string())
+                    .nodepool(p.id.to_string())
+                    .send()
+                    .await
+            }
+        };
+        let list = match list {
+            Ok(list) => list.into_inner(),
+            // Gone since it was fetched: the report will say so.
+            Err(error) if error.status().map(|s| s.as_u16()) == Some(404) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        Ok(list
+            .waiting
+            .into_iter()
+            .find(|w| w.adapter == self.adapter.name())
+            .map(|w| w.message))
     }
 
     async fn fetch(

@@ -124,6 +124,9 @@ pub mod types {
         pub phase: Phase,
         ///One entry per adapter that has reported, by adapter name.
         pub statuses: ::std::vec::Vec<AdapterStatus>,
+        ///Required adapters held back by the configured order: each has not reported at the current generation and comes `after` adapters that are not yet complete (while the resource is being deleted: each has not finalized and adapters that come after it have not finalized yet, as deletion runs the order in reverse). Adapters built on the SDK's adapter kit wait until they are no longer listed here.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub waiting: ::std::vec::Vec<AdapterWaiting>,
     }
     impl AdapterStatusList {
         pub fn builder() -> builder::AdapterStatusList {
@@ -271,6 +274,21 @@ pub mod types {
                 .map_err(|e: self::error::ConversionError| {
                     <D::Error as ::serde::de::Error>::custom(e.to_string())
                 })
+        }
+    }
+    ///A required adapter that waits for others, as the aggregation config orders them.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct AdapterWaiting {
+        ///The waiting adapter.
+        pub adapter: ::std::string::String,
+        ///The same in words: `Waiting for validation and dns to complete`, or `Waiting for infrastructure to finalize` during deletion.
+        pub message: ::std::string::String,
+        ///The adapters it waits for, in the configured order.
+        pub waiting_for: ::std::vec::Vec<::std::string::String>,
+    }
+    impl AdapterWaiting {
+        pub fn builder() -> builder::AdapterWaiting {
+            Default::default()
         }
     }
     ///A cluster.
@@ -459,6 +477,70 @@ pub mod types {
     impl ClusterList {
         pub fn builder() -> builder::ClusterList {
             Default::default()
+        }
+    }
+    ///`ClusterListCondition`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ClusterListCondition(::std::string::String);
+    impl ::std::ops::Deref for ClusterListCondition {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ClusterListCondition> for ::std::string::String {
+        fn from(value: ClusterListCondition) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ClusterListCondition {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^(Reconciled|LastKnownReconciled|AllAdaptersReady|ValidationPassed|Degraded):(True|False|Unknown)(,(Reconciled|LastKnownReconciled|AllAdaptersReady|ValidationPassed|Degraded):(True|False|Unknown))*$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^(Reconciled|LastKnownReconciled|AllAdaptersReady|ValidationPassed|Degraded):(True|False|Unknown)(,(Reconciled|LastKnownReconciled|AllAdaptersReady|ValidationPassed|Degraded):(True|False|Unknown))*$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ClusterListCondition {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ClusterListCondition {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ClusterListCondition {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///The `kind` of a cluster list.
@@ -1975,6 +2057,70 @@ pub mod types {
                 })
         }
     }
+    ///`NodepoolListAllCondition`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct NodepoolListAllCondition(::std::string::String);
+    impl ::std::ops::Deref for NodepoolListAllCondition {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<NodepoolListAllCondition> for ::std::string::String {
+        fn from(value: NodepoolListAllCondition) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for NodepoolListAllCondition {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^(Reconciled|LastKnownReconciled|AllAdaptersReady|ValidationPassed|Degraded):(True|False|Unknown)(,(Reconciled|LastKnownReconciled|AllAdaptersReady|ValidationPassed|Degraded):(True|False|Unknown))*$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^(Reconciled|LastKnownReconciled|AllAdaptersReady|ValidationPassed|Degraded):(True|False|Unknown)(,(Reconciled|LastKnownReconciled|AllAdaptersReady|ValidationPassed|Degraded):(True|False|Unknown))*$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for NodepoolListAllCondition {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for NodepoolListAllCondition {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for NodepoolListAllCondition {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`NodepoolListAllLabels`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -2148,6 +2294,70 @@ pub mod types {
         }
     }
     impl<'de> ::serde::Deserialize<'de> for NodepoolListAllPhase {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`NodepoolListCondition`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct NodepoolListCondition(::std::string::String);
+    impl ::std::ops::Deref for NodepoolListCondition {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<NodepoolListCondition> for ::std::string::String {
+        fn from(value: NodepoolListCondition) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for NodepoolListCondition {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^(Reconciled|LastKnownReconciled|AllAdaptersReady|ValidationPassed|Degraded):(True|False|Unknown)(,(Reconciled|LastKnownReconciled|AllAdaptersReady|ValidationPassed|Degraded):(True|False|Unknown))*$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^(Reconciled|LastKnownReconciled|AllAdaptersReady|ValidationPassed|Degraded):(True|False|Unknown)(,(Reconciled|LastKnownReconciled|AllAdaptersReady|ValidationPassed|Degraded):(True|False|Unknown))*$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for NodepoolListCondition {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for NodepoolListCondition {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for NodepoolListCondition {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -2407,9 +2617,34 @@ pub mod types {
             value.parse()
         }
     }
+    ///One condition of a cluster or node pool, computed by the API from its adapters' reports whenever a report, a PATCH or a DELETE changes them.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ResourceCondition {
+        ///When `status` last changed.
+        pub last_transition_time: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///A human-readable explanation.
+        pub message: ::std::string::String,
+        ///The generation the condition describes: the current one, except for `LastKnownReconciled`, where it is the generation last reconciled.
+        pub observed_generation: i64,
+        ///Why, in one CamelCase word: `Reconciled`, `Provisioning`, `Updating`, `Failed`, `Deleting`, `NeverReconciled`, `Passed`, `Validating`, `Pending`, `AdapterFailed`, `Healthy`, `AllAdaptersReady`.
+        pub reason: ::std::string::String,
+        ///`True`, `False` or `Unknown`.
+        pub status: ConditionStatus,
+        ///`Reconciled`: every required adapter is Available at the current generation (False throughout deletion). `LastKnownReconciled`: sticky, True once the resource was reconciled at some generation and as long as no required adapter has failed since. `AllAdaptersReady`: every required adapter is complete at the current generation (while deleting: finalized). `ValidationPassed`: the `validation` adapter's verdict at the current generation (`Unknown` until it gives one). `Degraded`: a resource that was reconciled now has a required adapter with `Health=False`.
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+    }
+    impl ResourceCondition {
+        pub fn builder() -> builder::ResourceCondition {
+            Default::default()
+        }
+    }
     ///Where a resource stands, as aggregated from adapter reports.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ResourceStatus {
+        ///The resource's conditions, beside the phase: `Reconciled`, `LastKnownReconciled`, `AllAdaptersReady`, `ValidationPassed` (when a `validation` adapter is required) and `Degraded`, in that order. Their `reason` carries the granular state the four phases cannot express (`Provisioning`, `Updating`, `Failed`, `Deleting`, ...). Filter on them with `?condition=Type:Status`.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub conditions: ::std::vec::Vec<ResourceCondition>,
         ///When the phase last changed.
         #[serde(rename = "lastTransitionTime")]
         pub last_transition_time: ::chrono::DateTime<::chrono::offset::Utc>,
@@ -2710,6 +2945,10 @@ pub mod types {
                 ::std::vec::Vec<super::AdapterStatus>,
                 ::std::string::String,
             >,
+            waiting: ::std::result::Result<
+                ::std::vec::Vec<super::AdapterWaiting>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for AdapterStatusList {
             fn default() -> Self {
@@ -2722,6 +2961,7 @@ pub mod types {
                     ),
                     phase: Err("no value supplied for phase".to_string()),
                     statuses: Err("no value supplied for statuses".to_string()),
+                    waiting: Ok(Default::default()),
                 }
             }
         }
@@ -2800,6 +3040,18 @@ pub mod types {
                     });
                 self
             }
+            pub fn waiting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::AdapterWaiting>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.waiting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for waiting: {e}")
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<AdapterStatusList> for super::AdapterStatusList {
             type Error = super::error::ConversionError;
@@ -2813,6 +3065,7 @@ pub mod types {
                     pending_adapters: value.pending_adapters?,
                     phase: value.phase?,
                     statuses: value.statuses?,
+                    waiting: value.waiting?,
                 })
             }
         }
@@ -2825,6 +3078,7 @@ pub mod types {
                     pending_adapters: Ok(value.pending_adapters),
                     phase: Ok(value.phase),
                     statuses: Ok(value.statuses),
+                    waiting: Ok(value.waiting),
                 }
             }
         }
@@ -2976,6 +3230,83 @@ pub mod types {
                     message: Ok(value.message),
                     metadata: Ok(value.metadata),
                     observed_generation: Ok(value.observed_generation),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct AdapterWaiting {
+            adapter: ::std::result::Result<::std::string::String, ::std::string::String>,
+            message: ::std::result::Result<::std::string::String, ::std::string::String>,
+            waiting_for: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for AdapterWaiting {
+            fn default() -> Self {
+                Self {
+                    adapter: Err("no value supplied for adapter".to_string()),
+                    message: Err("no value supplied for message".to_string()),
+                    waiting_for: Err("no value supplied for waiting_for".to_string()),
+                }
+            }
+        }
+        impl AdapterWaiting {
+            pub fn adapter<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.adapter = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for adapter: {e}")
+                    });
+                self
+            }
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
+                self
+            }
+            pub fn waiting_for<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.waiting_for = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for waiting_for: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AdapterWaiting> for super::AdapterWaiting {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AdapterWaiting,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    adapter: value.adapter?,
+                    message: value.message?,
+                    waiting_for: value.waiting_for?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AdapterWaiting> for AdapterWaiting {
+            fn from(value: super::AdapterWaiting) -> Self {
+                Self {
+                    adapter: Ok(value.adapter),
+                    message: Ok(value.message),
+                    waiting_for: Ok(value.waiting_for),
                 }
             }
         }
@@ -4651,7 +4982,144 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct ResourceCondition {
+            last_transition_time: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            message: ::std::result::Result<::std::string::String, ::std::string::String>,
+            observed_generation: ::std::result::Result<i64, ::std::string::String>,
+            reason: ::std::result::Result<::std::string::String, ::std::string::String>,
+            status: ::std::result::Result<super::ConditionStatus, ::std::string::String>,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for ResourceCondition {
+            fn default() -> Self {
+                Self {
+                    last_transition_time: Err(
+                        "no value supplied for last_transition_time".to_string(),
+                    ),
+                    message: Err("no value supplied for message".to_string()),
+                    observed_generation: Err(
+                        "no value supplied for observed_generation".to_string(),
+                    ),
+                    reason: Err("no value supplied for reason".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl ResourceCondition {
+            pub fn last_transition_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_transition_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for last_transition_time: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
+                self
+            }
+            pub fn observed_generation<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.observed_generation = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for observed_generation: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for reason: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ConditionStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ResourceCondition> for super::ResourceCondition {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ResourceCondition,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    last_transition_time: value.last_transition_time?,
+                    message: value.message?,
+                    observed_generation: value.observed_generation?,
+                    reason: value.reason?,
+                    status: value.status?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ResourceCondition> for ResourceCondition {
+            fn from(value: super::ResourceCondition) -> Self {
+                Self {
+                    last_transition_time: Ok(value.last_transition_time),
+                    message: Ok(value.message),
+                    observed_generation: Ok(value.observed_generation),
+                    reason: Ok(value.reason),
+                    status: Ok(value.status),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct ResourceStatus {
+            conditions: ::std::result::Result<
+                ::std::vec::Vec<super::ResourceCondition>,
+                ::std::string::String,
+            >,
             last_transition_time: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
@@ -4662,6 +5130,7 @@ pub mod types {
         impl ::std::default::Default for ResourceStatus {
             fn default() -> Self {
                 Self {
+                    conditions: Ok(Default::default()),
                     last_transition_time: Err(
                         "no value supplied for last_transition_time".to_string(),
                     ),
@@ -4671,6 +5140,18 @@ pub mod types {
             }
         }
         impl ResourceStatus {
+            pub fn conditions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ResourceCondition>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.conditions = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for conditions: {e}")
+                    });
+                self
+            }
             pub fn last_transition_time<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -4716,6 +5197,7 @@ pub mod types {
                 value: ResourceStatus,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    conditions: value.conditions?,
                     last_transition_time: value.last_transition_time?,
                     message: value.message?,
                     phase: value.phase?,
@@ -4725,6 +5207,7 @@ pub mod types {
         impl ::std::convert::From<super::ResourceStatus> for ResourceStatus {
             fn from(value: super::ResourceStatus) -> Self {
                 Self {
+                    conditions: Ok(value.conditions),
                     last_transition_time: Ok(value.last_transition_time),
                     message: Ok(value.message),
                     phase: Ok(value.phase),
@@ -4777,7 +5260,7 @@ pub mod types {
 #[derive(Clone, Debug)]
 /**Client for HyperFleet API
 
-Control-plane API for cluster and node-pool provisioning. Users create clusters and node pools; adapters report what they did; the API aggregates their reports into one phase (Pending, Not Ready, Ready, Terminating). When the server runs with authentication (`hyperfleet serve --auth FILE`), every operation under /api/hyperfleet/v1 needs a bearer token (401 `Unauthenticated` without one), and a token's role and teams decide what it may see and change (403 `PermissionDenied`): admins everything, members their teams' clusters, adapters reads and status reports.
+Control-plane API for cluster and node-pool provisioning. Users create clusters and node pools; adapters report what they did; the API aggregates their reports into one phase (Pending, Not Ready, Ready, Terminating) and, beside it, the resource conditions of `status.conditions` (Reconciled, LastKnownReconciled, AllAdaptersReady, ValidationPassed, Degraded), whose reasons carry the finer state (Provisioning, Updating, Failed, Deleting). Adapters run in the order of the server's aggregation config (by default validation, then dns, then infrastructure); GET .../statuses lists under `waiting` who waits for whom. The seed's journey J1 as the worked example: a new cluster is Pending with Reconciled=False (Provisioning) and infrastructure "Waiting for validation and dns to complete"; validation reports Available=True (ValidationPassed=True), then dns, then infrastructure, and the cluster is Ready with Reconciled=True and LastKnownReconciled=True. A PATCH makes Reconciled=False (Updating) while LastKnownReconciled stays True; Health=False after that makes Degraded=True. When the server runs with authentication (`hyperfleet serve --auth FILE`), every operation under /api/hyperfleet/v1 needs a bearer token (401 `Unauthenticated` without one), and a token's role and teams decide what it may see and change (403 `PermissionDenied`): admins everything, members their teams' clusters, adapters reads and status reports.
 
 Version: 1.0.0*/
 pub struct Client {
@@ -4840,6 +5323,7 @@ Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter, named in `
 Sends a `GET` request to `/api/hyperfleet/v1/clusters`
 
 Arguments:
+- `condition`: Resource conditions: comma-separated `Type:Status` terms, each of which must hold. Types: `Reconciled`, `LastKnownReconciled`, `AllAdaptersReady`, `ValidationPassed`, `Degraded`; statuses: `True`, `False`, `Unknown`. Example: `Reconciled:False`.
 - `labels`: Label selector: comma-separated `key:value` pairs, each of which must match; a bare `key` matches resources that have the key, whatever its value. Example: `environment:production,team:platform`.
 - `name`: Exact name, or a glob when it contains `*` (any run of characters): `my-*` for a prefix, `*test*` for a partial match.
 - `page`: Page number, from 1 (default 1).
@@ -4849,6 +5333,7 @@ Arguments:
 - `size`: Items per page, 1 to 1000 (default 100).
 ```ignore
 let response = client.cluster_list()
+    .condition(condition)
     .labels(labels)
     .name(name)
     .page(page)
@@ -4950,6 +5435,7 @@ Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools`
 
 Arguments:
 - `cluster`: The cluster's id or its name.
+- `condition`: Resource conditions: comma-separated `Type:Status` terms, each of which must hold. Types: `Reconciled`, `LastKnownReconciled`, `AllAdaptersReady`, `ValidationPassed`, `Degraded`; statuses: `True`, `False`, `Unknown`. Example: `Reconciled:False`.
 - `labels`: Label selector: comma-separated `key:value` pairs, each of which must match; a bare `key` matches node pools that have the key.
 - `name`: Exact name, or a glob when it contains `*` (any run of characters).
 - `page`: Page number, from 1 (default 1).
@@ -4958,6 +5444,7 @@ Arguments:
 ```ignore
 let response = client.nodepool_list()
     .cluster(cluster)
+    .condition(condition)
     .labels(labels)
     .name(name)
     .page(page)
@@ -5145,6 +5632,7 @@ Sends a `GET` request to `/api/hyperfleet/v1/nodepools`
 
 Arguments:
 - `cluster_id`: Only the node pools of the cluster with this id.
+- `condition`: Resource conditions: comma-separated `Type:Status` terms, each of which must hold. Types: `Reconciled`, `LastKnownReconciled`, `AllAdaptersReady`, `ValidationPassed`, `Degraded`; statuses: `True`, `False`, `Unknown`. Example: `Reconciled:False`.
 - `labels`: Label selector: comma-separated `key:value` pairs, each of which must match; a bare `key` matches node pools that have the key.
 - `name`: Exact name, or a glob when it contains `*` (any run of characters).
 - `page`: Page number, from 1 (default 1).
@@ -5153,6 +5641,7 @@ Arguments:
 ```ignore
 let response = client.nodepool_list_all()
     .cluster_id(cluster_id)
+    .condition(condition)
     .labels(labels)
     .name(name)
     .page(page)
@@ -5206,6 +5695,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ClusterList<'a> {
         client: &'a super::Client,
+        condition: Result<Option<types::ClusterListCondition>, String>,
         labels: Result<Option<types::ClusterListLabels>, String>,
         name: Result<Option<types::ClusterListName>, String>,
         page: Result<Option<::std::num::NonZeroU32>, String>,
@@ -5218,6 +5708,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                condition: Ok(None),
                 labels: Ok(None),
                 name: Ok(None),
                 page: Ok(None),
@@ -5226,6 +5717,19 @@ pub mod builder {
                 region: Ok(None),
                 size: Ok(None),
             }
+        }
+        pub fn condition<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ClusterListCondition>,
+        {
+            self.condition = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ClusterListCondition` for condition failed"
+                        .to_string()
+                });
+            self
         }
         pub fn labels<V>(mut self, value: V) -> Self
         where
@@ -5317,7 +5821,18 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::ClusterList>, Error<types::Error>> {
-            let Self { client, labels, name, page, phase, provider, region, size } = self;
+            let Self {
+                client,
+                condition,
+                labels,
+                name,
+                page,
+                phase,
+                provider,
+                region,
+                size,
+            } = self;
+            let condition = condition.map_err(Error::InvalidRequest)?;
             let labels = labels.map_err(Error::InvalidRequest)?;
             let name = name.map_err(Error::InvalidRequest)?;
             let page = page.map_err(Error::InvalidRequest)?;
@@ -5342,6 +5857,7 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("condition", &condition))
                 .query(&progenitor_client::QueryParam::new("labels", &labels))
                 .query(&progenitor_client::QueryParam::new("name", &name))
                 .query(&progenitor_client::QueryParam::new("page", &page))
@@ -5773,6 +6289,7 @@ pub mod builder {
     pub struct NodepoolList<'a> {
         client: &'a super::Client,
         cluster: Result<::std::string::String, String>,
+        condition: Result<Option<types::NodepoolListCondition>, String>,
         labels: Result<Option<types::NodepoolListLabels>, String>,
         name: Result<Option<types::NodepoolListName>, String>,
         page: Result<Option<::std::num::NonZeroU32>, String>,
@@ -5784,6 +6301,7 @@ pub mod builder {
             Self {
                 client: client,
                 cluster: Err("cluster was not initialized".to_string()),
+                condition: Ok(None),
                 labels: Ok(None),
                 name: Ok(None),
                 page: Ok(None),
@@ -5799,6 +6317,19 @@ pub mod builder {
                 .try_into()
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for cluster failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn condition<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::NodepoolListCondition>,
+        {
+            self.condition = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `NodepoolListCondition` for condition failed"
                         .to_string()
                 });
             self
@@ -5869,8 +6400,9 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::NodePoolList>, Error<types::Error>> {
-            let Self { client, cluster, labels, name, page, phase, size } = self;
+            let Self { client, cluster, condition, labels, name, page, phase, size } = self;
             let cluster = cluster.map_err(Error::InvalidRequest)?;
+            let condition = condition.map_err(Error::InvalidRequest)?;
             let labels = labels.map_err(Error::InvalidRequest)?;
             let name = name.map_err(Error::InvalidRequest)?;
             let page = page.map_err(Error::InvalidRequest)?;
@@ -5896,6 +6428,7 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("condition", &condition))
                 .query(&progenitor_client::QueryParam::new("labels", &labels))
                 .query(&progenitor_client::QueryParam::new("name", &name))
                 .query(&progenitor_client::QueryParam::new("page", &page))
@@ -6810,6 +7343,7 @@ pub mod builder {
     pub struct NodepoolListAll<'a> {
         client: &'a super::Client,
         cluster_id: Result<Option<::uuid::Uuid>, String>,
+        condition: Result<Option<types::NodepoolListAllCondition>, String>,
         labels: Result<Option<types::NodepoolListAllLabels>, String>,
         name: Result<Option<types::NodepoolListAllName>, String>,
         page: Result<Option<::std::num::NonZeroU32>, String>,
@@ -6821,6 +7355,7 @@ pub mod builder {
             Self {
                 client: client,
                 cluster_id: Ok(None),
+                condition: Ok(None),
                 labels: Ok(None),
                 name: Ok(None),
                 page: Ok(None),
@@ -6837,6 +7372,19 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: uuid :: Uuid` for cluster_id failed".to_string()
+                });
+            self
+        }
+        pub fn condition<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::NodepoolListAllCondition>,
+        {
+            self.condition = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `NodepoolListAllCondition` for condition failed"
+                        .to_string()
                 });
             self
         }
@@ -6906,8 +7454,18 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::NodePoolList>, Error<types::Error>> {
-            let Self { client, cluster_id, labels, name, page, phase, size } = self;
+            let Self {
+                client,
+                cluster_id,
+                condition,
+                labels,
+                name,
+                page,
+                phase,
+                size,
+            } = self;
             let cluster_id = cluster_id.map_err(Error::InvalidRequest)?;
+            let condition = condition.map_err(Error::InvalidRequest)?;
             let labels = labels.map_err(Error::InvalidRequest)?;
             let name = name.map_err(Error::InvalidRequest)?;
             let page = page.map_err(Error::InvalidRequest)?;
@@ -6931,6 +7489,7 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .query(&progenitor_client::QueryParam::new("cluster_id", &cluster_id))
+                .query(&progenitor_client::QueryParam::new("condition", &condition))
                 .query(&progenitor_client::QueryParam::new("labels", &labels))
                 .query(&progenitor_client::QueryParam::new("name", &name))
                 .query(&progenitor_client::QueryParam::new("page", &page))

@@ -19,8 +19,8 @@ use crate::db::tables::{CLUSTER_LABELS, CLUSTERS};
 use crate::db::write_transaction;
 use crate::error::ServiceError;
 use crate::resource::reference::{Lookup, lookup};
-use crate::resource::row::{self, Row, initial_phase, labels_to_text, now};
-use crate::resource::{deletion, labels, page, update};
+use crate::resource::row::{self, Kind, Row, labels_to_text, now};
+use crate::resource::{deletion, labels, page, settle, update};
 
 pub async fn create(
     ctx: &ServerContext,
@@ -31,7 +31,7 @@ pub async fn create(
     caller.assign_team(&mut request.labels)?;
     validation::check_cluster_create(&request)?;
     let now = now();
-    let (phase, message) = initial_phase(&ctx.cluster_adapters);
+    let (phase, message, conditions) = settle::initial(ctx, Kind::Cluster, now);
     let row = cluster::Model {
         id: Uuid::new_v4(),
         name: request.name.clone(),
@@ -43,6 +43,7 @@ pub async fn create(
         phase: phase.as_str().to_string(),
         phase_message: message,
         phase_changed_at: now,
+        conditions: row::resource_conditions_to_text(&conditions)?,
         created_at: now,
         updated_at: now,
     };
@@ -60,6 +61,7 @@ pub async fn create(
         });
     }
     labels::insert::<cluster::Model>(&txn, row.id, &request.labels).await?;
+    settle::index_conditions(&txn, row.id, &conditions).await?;
     txn.commit().await?;
     to_wire(row)
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+use crate::aggregation::AggregationConfig;
 use crate::auth::Tokens;
 use crate::metrics::Metrics;
 
@@ -11,10 +12,9 @@ use crate::metrics::Metrics;
 /// tokens that may call, and the metrics.
 pub struct ServerContext {
     pub db: DatabaseConnection,
-    /// Adapters that must be complete for a cluster to be Ready.
-    pub cluster_adapters: Vec<String>,
-    /// Adapters that must be complete for a node pool to be Ready.
-    pub nodepool_adapters: Vec<String>,
+    /// The adapters that must be complete for a cluster or node pool to be
+    /// Ready, and the order they run in.
+    pub aggregation: AggregationConfig,
     /// Request counters, shared with the log drain that feeds them.
     pub metrics: Arc<Metrics>,
     /// The accepted bearer tokens; `None` when authentication is off.

@@ -4,6 +4,7 @@
 //! this API (`hyperfleet-control-loop`).
 
 pub mod access;
+pub mod aggregation;
 pub mod auth;
 pub mod cluster;
 pub mod context;
@@ -24,16 +25,11 @@ use std::sync::Arc;
 use dropshot::{ConfigDropshot, HttpServer, ServerBuilder};
 use hyperfleet_api::{MAX_REQUEST_BODY_BYTES, hyperfleet_api_mod};
 
+use crate::aggregation::AggregationConfig;
 use crate::auth::Tokens;
 use crate::context::ServerContext;
 use crate::http_entrypoints::HyperfleetApiImpl;
 use crate::metrics::Metrics;
-
-/// Adapters a cluster needs by default: validation, then DNS, then the
-/// infrastructure itself.
-pub const DEFAULT_CLUSTER_ADAPTERS: &str = "validation,dns,infrastructure";
-/// Adapters a node pool needs by default.
-pub const DEFAULT_NODEPOOL_ADAPTERS: &str = "validation,infrastructure";
 
 /// Everything `serve` needs to know.
 #[derive(Clone, Debug)]
@@ -42,8 +38,9 @@ pub struct ServerConfig {
     pub database_url: String,
     /// Most connections of the PostgreSQL pool (`None`: the default).
     pub database_pool_size: Option<u32>,
-    pub cluster_adapters: Vec<String>,
-    pub nodepool_adapters: Vec<String>,
+    /// Which adapters each kind requires, and their order
+    /// ([`AggregationConfig::default`]: the seed's).
+    pub aggregation: AggregationConfig,
     /// The bearer tokens that may call (`--auth FILE`); `None` leaves the
     /// API open to anyone who can reach it.
     pub auth: Option<Tokens>,
@@ -117,8 +114,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let metrics = Arc::new(Metrics::new(operations));
     let context = ServerContext {
         db,
-        cluster_adapters: config.cluster_adapters,
-        nodepool_adapters: config.nodepool_adapters,
+        aggregation: config.aggregation,
         metrics: metrics.clone(),
         tokens: config.auth,
     };

@@ -22,8 +22,8 @@ use crate::db::tables::{NODEPOOL_LABELS, NODEPOOLS};
 use crate::db::write_transaction;
 use crate::error::ServiceError;
 use crate::resource::reference::{Lookup, lookup};
-use crate::resource::row::{self, Row, initial_phase, labels_to_text, now};
-use crate::resource::{deletion, labels, page, update};
+use crate::resource::row::{self, Kind, Row, labels_to_text, now};
+use crate::resource::{deletion, labels, page, settle, update};
 
 pub async fn create(
     ctx: &ServerContext,
@@ -43,7 +43,7 @@ pub async fn create(
         });
     }
     let now = now();
-    let (phase, message) = initial_phase(&ctx.nodepool_adapters);
+    let (phase, message, conditions) = settle::initial(ctx, Kind::NodePool, now);
     let row = nodepool::Model {
         id: Uuid::new_v4(),
         cluster_id: parent.id,
@@ -55,6 +55,7 @@ pub async fn create(
         phase: phase.as_str().to_string(),
         phase_message: message,
         phase_changed_at: now,
+        conditions: row::resource_conditions_to_text(&conditions)?,
         created_at: now,
         updated_at: now,
     };
@@ -72,6 +73,7 @@ pub async fn create(
         });
     }
     labels::insert::<nodepool::Model>(&txn, row.id, &request.labels).await?;
+    settle::index_conditions(&txn, row.id, &conditions).await?;
     txn.commit().await?;
     to_wire(row)
 }

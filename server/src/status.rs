@@ -23,7 +23,7 @@ use crate::db::entities::adapter_status;
 use crate::db::write_transaction;
 use crate::error::ServiceError;
 use crate::resource::deletion;
-use crate::resource::phase::adapter_message;
+use crate::resource::phase::{AdapterState, adapter_message, waiting};
 use crate::resource::row::{Target, now};
 use crate::resource::settle::{
     self, adapter_phase_from_str, conditions_from_text, conditions_to_text, save_resource_phase,
@@ -185,6 +185,22 @@ pub async fn list(
         .filter(|name| !statuses.iter().any(|s| &s.adapter_name == *name))
         .cloned()
         .collect();
+    let states = statuses
+        .iter()
+        .map(|s| {
+            Ok(AdapterState {
+                name: &s.adapter_name,
+                phase: adapter_phase_from_str(&s.phase)?,
+                observed_generation: s.observed_generation,
+            })
+        })
+        .collect::<Result<Vec<_>, ServiceError>>()?;
+    let waiting = waiting(
+        settle::graph(ctx, target.kind),
+        &states,
+        target.generation,
+        target.terminating,
+    );
     Ok(AdapterStatusList {
         cluster_id: target.cluster_id,
         nodepool_id: target.nodepool_id(),
@@ -195,6 +211,7 @@ pub async fn list(
             .map(|s| to_wire(&target, s))
             .collect::<Result<_, _>>()?,
         pending_adapters,
+        waiting,
     })
 }
 

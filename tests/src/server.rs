@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use hyperfleet_sdk::Client;
+use hyperfleet_server::aggregation::{AdapterGraph, AggregationConfig};
 use hyperfleet_server::auth::Tokens;
 use hyperfleet_server::{RunningServer, ServerConfig};
 use sea_orm::{ConnectionTrait, Database};
@@ -74,17 +75,26 @@ impl TestServer {
         Self::start_configured(backend, |_| {}).await
     }
 
-    /// Start a server with these required adapters.
+    /// Start a server with these required adapters, in no order (as the
+    /// `--cluster-adapters`/`--nodepool-adapters` lists give them).
     pub async fn start_with(
         backend: Backend,
         cluster_adapters: Vec<String>,
         nodepool_adapters: Vec<String>,
     ) -> Option<TestServer> {
-        Self::start_configured(backend, |config| {
-            config.cluster_adapters = cluster_adapters;
-            config.nodepool_adapters = nodepool_adapters;
-        })
-        .await
+        let aggregation = AggregationConfig {
+            cluster: AdapterGraph::unordered(&cluster_adapters).expect("distinct adapters"),
+            nodepool: AdapterGraph::unordered(&nodepool_adapters).expect("distinct adapters"),
+        };
+        Self::start_with_aggregation(backend, aggregation).await
+    }
+
+    /// Start a server with this aggregation configuration.
+    pub async fn start_with_aggregation(
+        backend: Backend,
+        aggregation: AggregationConfig,
+    ) -> Option<TestServer> {
+        Self::start_configured(backend, |config| config.aggregation = aggregation).await
     }
 
     /// Start a server with the default required adapters that accepts only
@@ -158,13 +168,11 @@ impl Drop for TestServer {
 /// run it: any free port on 127.0.0.1, the default required adapters, the
 /// default pool, no `--auth`. Change fields with struct update syntax.
 pub fn server_config(database_url: String) -> ServerConfig {
-    let adapters = |list: &str| list.split(',').map(String::from).collect::<Vec<_>>();
     ServerConfig {
         listen: "127.0.0.1:0".parse().expect("a valid socket address"),
         database_url,
         database_pool_size: None,
-        cluster_adapters: adapters(hyperfleet_server::DEFAULT_CLUSTER_ADAPTERS),
-        nodepool_adapters: adapters(hyperfleet_server::DEFAULT_NODEPOOL_ADAPTERS),
+        aggregation: AggregationConfig::default(),
         auth: None,
     }
 }

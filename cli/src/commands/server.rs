@@ -10,10 +10,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use hyperfleet::dev::DevConfig;
+use hyperfleet_server::aggregation::{AdapterGraph, AggregationConfig, ConfigError};
 use hyperfleet_server::auth::{self, Principal, Role, Tokens};
-use hyperfleet_server::{
-    DEFAULT_CLUSTER_ADAPTERS, DEFAULT_NODEPOOL_ADAPTERS, ServerConfig, db, start,
-};
+use hyperfleet_server::{ServerConfig, db, start};
 
 use super::control_loop::{PacingArgs, SimulationArgs};
 use super::{parse_duration, shutdown_signal};
@@ -65,14 +64,21 @@ pub struct ServeArgs {
     /// fewer connections than concurrent requests can serve more requests.
     #[arg(long, env = "HYPERFLEET_DATABASE_POOL_SIZE", default_value_t = db::DEFAULT_POSTGRES_POOL_SIZE)]
     database_pool_size: u32,
-    /// Adapters that must be complete for a cluster to be Ready
-    /// (comma-separated; empty: clusters are Ready at once).
-    #[arg(long, env = "HYPERFLEET_CLUSTER_ADAPTERS", default_value = DEFAULT_CLUSTER_ADAPTERS)]
-    cluster_adapters: String,
-    /// Adapters that must be complete for a node pool to be Ready
-    /// (comma-separated; empty: node pools are Ready at once).
-    #[arg(long, env = "HYPERFLEET_NODEPOOL_ADAPTERS", default_value = DEFAULT_NODEPOOL_ADAPTERS)]
-    nodepool_adapters: String,
+    /// Which adapters each kind requires and in what order they run: a YAML
+    /// file (docs/statuses.md). Without it (and without the two lists
+    /// below): validation, then dns, then infrastructure for clusters;
+    /// validation, then infrastructure for node pools.
+    #[arg(long, env = "HYPERFLEET_AGGREGATION_CONFIG", conflicts_with_all = ["cluster_adapters", "nodepool_adapters"])]
+    aggregation_config: Option<PathBuf>,
+    /// Shorthand for a config without order: the adapters that must be
+    /// complete for a cluster to be Ready (comma-separated, all run at once;
+    /// empty: clusters are Ready at once).
+    #[arg(long, env = "HYPERFLEET_CLUSTER_ADAPTERS")]
+    cluster_adapters: Option<String>,
+    /// Shorthand for a config without order, for node pools (comma-separated;
+    /// empty: node pools are Ready at once).
+    #[arg(long, env = "HYPERFLEET_NODEPOOL_ADAPTERS")]
+    nodepool_adapters: Option<String>,
     /// Require bearer tokens: a YAML (or JSON) file mapping SHA-256 token
     /// hashes to subject, teams and role; add entries with `hyperfleet token
     /// new`. Without it the API is open to anyone who can reach it.
@@ -90,6 +96,54 @@ pub async fn migrate(args: DatabaseArgs) -> Result<()> {
     Ok(())
 }
 
+/// `hyperfleet config check FILE`.
+pub fn config_check(file: &std::path::Path) -> Result<()> {
+    let config = AggregationConfig::load(file)?;
+    println!("{}: ok", file.display());
+    for (kind, graph) in [("cluster", &config.cluster), ("nodepool", &config.nodepool)] {
+        println!("{kind}: {}", describe(graph));
+    }
+    Ok(())
+}
+
+/// `validation; dns after validation; ...`, or `no adapters`.
+fn describe(graph: &AdapterGraph) -> String {
+    if graph.names().is_empty() {
+        return "no adapters".to_string();
+    }
+    graph
+        .names()
+        .iter()
+        .map(|name| match graph.after(name) {
+            [] => name.clone(),
+            after => format!("{name} after {}", after.join(", ")),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The aggregation config `serve` and `dev` run with: the file, else the
+/// lists (a kind without its list keeps the default), else the default.
+fn aggregation(args: &ServeArgs) -> Result<AggregationConfig, ConfigError> {
+    if let Some(path) = &args.aggregation_config {
+        return AggregationConfig::load(path);
+    }
+    let mut config = AggregationConfig::default();
+    let list = |flag: &str, value: &str| {
+        AdapterGraph::unordered(&split_list(value)).map_err(|message| ConfigError {
+            source_name: flag.to_string(),
+            message,
+        })
+    };
+    if let Some(value) = &args.cluster_adapters {
+        config.cluster = list("--cluster-adapters", value)?;
+    }
+    if let Some(value) = &args.nodepool_adapters {
+        config.nodepool = list("--nodepool-adapters", value)?;
+    }
+    Ok(config)
+}
+
 fn server_config(args: &ServeArgs) -> Result<ServerConfig> {
     let auth = match &args.auth {
         Some(path) => Some(Tokens::load(path)?),
@@ -99,8 +153,7 @@ fn server_config(args: &ServeArgs) -> Result<ServerConfig> {
         listen: args.listen,
         database_url: args.database.database_url.clone(),
         database_pool_size: Some(args.database_pool_size),
-        cluster_adapters: split_list(&args.cluster_adapters),
-        nodepool_adapters: split_list(&args.nodepool_adapters),
+        aggregation: aggregation(args)?,
         auth,
     })
 }

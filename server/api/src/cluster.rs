@@ -118,6 +118,10 @@ impl Cluster {
                 phase: crate::Phase::Pending,
                 last_transition_time: at,
                 message: "waiting for validation, dns, infrastructure".into(),
+                conditions: crate::ResourceCondition::examples_new(
+                    "validation, dns, infrastructure",
+                    at,
+                ),
             },
             created_at: at,
             updated_at: at,

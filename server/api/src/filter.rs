@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{Error, ErrorCode, FieldError};
-use crate::resource::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, Phase};
+use crate::resource::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, Phase, ResourceConditionType};
+use crate::status::ConditionStatus;
 use crate::validation::{MAX_LABELS, MAX_NAME_LEN, check_label_key, check_label_value};
 
 /// A label selector as the query string carries it: up to 64
@@ -22,6 +23,8 @@ const LABEL_SELECTOR_PATTERN: &str = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a
 /// One phase or a comma-separated set of phases.
 const PHASE_SET_PATTERN: &str =
     r"^(Pending|Not Ready|Ready|Terminating)(,(Pending|Not Ready|Ready|Terminating))*$";
+/// One `Type:Status` condition term or a comma-separated list of them.
+const CONDITION_FILTER_PATTERN: &str = r"^(Reconciled|LastKnownReconciled|AllAdaptersReady|ValidationPassed|Degraded):(True|False|Unknown)(,(Reconciled|LastKnownReconciled|AllAdaptersReady|ValidationPassed|Degraded):(True|False|Unknown))*$";
 /// A name, or a glob of one (`*` for any run of characters).
 const NAME_FILTER_PATTERN: &str = r"^[a-z0-9*-]{1,63}$";
 /// A provider or region, as the spec allows them.
@@ -54,6 +57,12 @@ pub struct ClusterListParams {
     /// Exact region, such as `us-east1`.
     #[schemars(regex(path = "SPEC_VALUE_PATTERN"))]
     pub region: Option<String>,
+    /// Resource conditions: comma-separated `Type:Status` terms, each of
+    /// which must hold. Types: `Reconciled`, `LastKnownReconciled`,
+    /// `AllAdaptersReady`, `ValidationPassed`, `Degraded`; statuses: `True`,
+    /// `False`, `Unknown`. Example: `Reconciled:False`.
+    #[schemars(regex(path = "CONDITION_FILTER_PATTERN"))]
+    pub condition: Option<String>,
     /// Exact name, or a glob when it contains `*` (any run of characters):
     /// `my-*` for a prefix, `*test*` for a partial match.
     #[schemars(regex(path = "NAME_FILTER_PATTERN"))]
@@ -79,6 +88,12 @@ pub struct NodePoolListParams {
     /// `Pending`, `Not Ready`, `Ready`, `Terminating`.
     #[schemars(regex(path = "PHASE_SET_PATTERN"))]
     pub phase: Option<String>,
+    /// Resource conditions: comma-separated `Type:Status` terms, each of
+    /// which must hold. Types: `Reconciled`, `LastKnownReconciled`,
+    /// `AllAdaptersReady`, `ValidationPassed`, `Degraded`; statuses: `True`,
+    /// `False`, `Unknown`. Example: `Reconciled:False`.
+    #[schemars(regex(path = "CONDITION_FILTER_PATTERN"))]
+    pub condition: Option<String>,
     /// Exact name, or a glob when it contains `*` (any run of characters).
     #[schemars(regex(path = "NAME_FILTER_PATTERN"))]
     pub name: Option<String>,
@@ -106,6 +121,12 @@ pub struct NodePoolListAllParams {
     /// `Pending`, `Not Ready`, `Ready`, `Terminating`.
     #[schemars(regex(path = "PHASE_SET_PATTERN"))]
     pub phase: Option<String>,
+    /// Resource conditions: comma-separated `Type:Status` terms, each of
+    /// which must hold. Types: `Reconciled`, `LastKnownReconciled`,
+    /// `AllAdaptersReady`, `ValidationPassed`, `Degraded`; statuses: `True`,
+    /// `False`, `Unknown`. Example: `Reconciled:False`.
+    #[schemars(regex(path = "CONDITION_FILTER_PATTERN"))]
+    pub condition: Option<String>,
     /// Exact name, or a glob when it contains `*` (any run of characters).
     #[schemars(regex(path = "NAME_FILTER_PATTERN"))]
     pub name: Option<String>,
@@ -139,6 +160,8 @@ pub struct CommonFilter {
     pub phases: Vec<Phase>,
     /// The name filter, if any.
     pub name: Option<NameFilter>,
+    /// Every `(type, status)` must hold.
+    pub conditions: Vec<(ResourceConditionType, ConditionStatus)>,
 }
 
 /// A checked cluster list request.
@@ -169,7 +192,12 @@ pub struct NodePoolQuery {
 pub fn check_cluster_list(params: &ClusterListParams) -> Result<ClusterQuery, Error> {
     let mut problems = QueryProblems::default();
     let page = problems.page(params.page, params.size);
-    let common = problems.common(&params.labels, &params.phase, &params.name);
+    let common = problems.common(
+        &params.labels,
+        &params.phase,
+        &params.name,
+        &params.condition,
+    );
     let provider = problems.token("provider", &params.provider);
     let region = problems.token("region", &params.region);
     problems.into_result(ClusterQuery {
@@ -184,7 +212,12 @@ pub fn check_cluster_list(params: &ClusterListParams) -> Result<ClusterQuery, Er
 pub fn check_nodepool_list(params: &NodePoolListParams) -> Result<NodePoolQuery, Error> {
     let mut problems = QueryProblems::default();
     let page = problems.page(params.page, params.size);
-    let common = problems.common(&params.labels, &params.phase, &params.name);
+    let common = problems.common(
+        &params.labels,
+        &params.phase,
+        &params.name,
+        &params.condition,
+    );
     problems.into_result(NodePoolQuery {
         common,
         cluster_id: None,
@@ -196,7 +229,12 @@ pub fn check_nodepool_list(params: &NodePoolListParams) -> Result<NodePoolQuery,
 pub fn check_nodepool_list_all(params: &NodePoolListAllParams) -> Result<NodePoolQuery, Error> {
     let mut problems = QueryProblems::default();
     let page = problems.page(params.page, params.size);
-    let common = problems.common(&params.labels, &params.phase, &params.name);
+    let common = problems.common(
+        &params.labels,
+        &params.phase,
+        &params.name,
+        &params.condition,
+    );
     problems.into_result(NodePoolQuery {
         common,
         cluster_id: params.cluster_id,
@@ -259,6 +297,7 @@ impl QueryProblems {
         labels: &Option<String>,
         phase: &Option<String>,
         name: &Option<String>,
+        condition: &Option<String>,
     ) -> CommonFilter {
         CommonFilter {
             labels: labels
@@ -270,6 +309,20 @@ impl QueryProblems {
                 .map(|value| self.phases(value))
                 .unwrap_or_default(),
             name: name.as_deref().and_then(|value| self.name(value)),
+            conditions: condition
+                .as_deref()
+                .map(|value| self.conditions(value))
+                .unwrap_or_default(),
+        }
+    }
+
+    fn conditions(&mut self, value: &str) -> Vec<(ResourceConditionType, ConditionStatus)> {
+        match parse_conditions(value) {
+            Ok(conditions) => conditions,
+            Err(message) => {
+                self.add("condition", message);
+                Vec::new()
+            }
         }
     }
 
@@ -384,6 +437,45 @@ pub fn parse_phases(value: &str) -> Result<Vec<Phase>, String> {
     Ok(phases)
 }
 
+/// Parse a condition filter: comma-separated `Type:Status` terms, each of
+/// which must hold (repeats are dropped).
+pub fn parse_conditions(
+    value: &str,
+) -> Result<Vec<(ResourceConditionType, ConditionStatus)>, String> {
+    let mut terms = Vec::new();
+    for element in split_list(value)? {
+        let Some((kind, status)) = element.split_once(':') else {
+            return Err(format!(
+                "{element:?} must be `Type:Status`, like Reconciled:False"
+            ));
+        };
+        let kind = ResourceConditionType::parse(kind).ok_or_else(|| {
+            let known: Vec<&str> = ResourceConditionType::ALL
+                .iter()
+                .map(|t| t.as_str())
+                .collect();
+            format!(
+                "unknown condition type {kind:?}; known types: {}",
+                known.join(", ")
+            )
+        })?;
+        let status = match status {
+            "True" => ConditionStatus::True,
+            "False" => ConditionStatus::False,
+            "Unknown" => ConditionStatus::Unknown,
+            _ => {
+                return Err(format!(
+                    "unknown condition status {status:?}; it must be True, False or Unknown"
+                ));
+            }
+        };
+        if !terms.contains(&(kind, status)) {
+            terms.push((kind, status));
+        }
+    }
+    Ok(terms)
+}
+
 /// Parse a name filter: name characters (lowercase letters, digits, `-`)
 /// and `*`, at most 63 of them. With a `*` it is a glob.
 pub fn parse_name_filter(value: &str) -> Result<NameFilter, String> {
@@ -472,12 +564,36 @@ mod tests {
                     ],
                     phases: vec![Phase::Ready],
                     name: Some(NameFilter::Like("my-%".into())),
+                    conditions: vec![],
                 },
                 provider: Some("gcp".into()),
                 region: Some("us-east1".into()),
                 page: Page { page: 1, size: 100 },
             }
         );
+    }
+
+    #[test]
+    fn condition_filters() {
+        use ConditionStatus::{False, True};
+        use ResourceConditionType::{Degraded, Reconciled};
+        assert_eq!(
+            parse_conditions("Reconciled:False,Degraded:True,Reconciled:False"),
+            Ok(vec![(Reconciled, False), (Degraded, True)])
+        );
+        for bad in [
+            "Reconciled",
+            "Ready:True",
+            "Reconciled:Yes",
+            "Reconciled:True,",
+            "",
+        ] {
+            assert!(parse_conditions(bad).is_err(), "{bad:?}");
+        }
+        let params =
+            parse_query::<ClusterListParams>("condition=Reconciled:Maybe").expect("well-formed");
+        let error = check_cluster_list(&params).expect_err("a bad status");
+        assert_eq!(error.details[0].field, "condition");
     }
 
     #[test]

@@ -26,8 +26,8 @@ pub use extract::{JsonBody, PathParams, QueryParams, parse_json, parse_json_obje
 pub use filter::{
     ClusterListParams, ClusterQuery, CommonFilter, LabelSelector, NameFilter,
     NodePoolListAllParams, NodePoolListParams, NodePoolQuery, check_cluster_list,
-    check_nodepool_list, check_nodepool_list_all, check_page, glob_to_like, parse_label_selector,
-    parse_name_filter, parse_phases,
+    check_nodepool_list, check_nodepool_list_all, check_page, glob_to_like, parse_conditions,
+    parse_label_selector, parse_name_filter, parse_phases,
 };
 pub use lifecycle::{
     ClusterPatch, ClusterSpecPatch, DeleteParams, NodePoolPatch, NodePoolSpecPatch,
@@ -37,11 +37,11 @@ pub use nodepool::{
 };
 pub use resource::{
     BASE_PATH, ClusterPath, DEFAULT_PAGE_SIZE, Health, Labels, MAX_PAGE_SIZE, NodePoolPath, Page,
-    Phase, ResourceStatus,
+    Phase, ResourceCondition, ResourceConditionType, ResourceStatus,
 };
 pub use security::{BEARER_SCHEME, Guarded};
 pub use status::{
-    AdapterPhase, AdapterStatus, AdapterStatusList, AdapterStatusReport, Condition,
+    AdapterPhase, AdapterStatus, AdapterStatusList, AdapterStatusReport, AdapterWaiting, Condition,
     ConditionReport, ConditionStatus, FINALIZED, REQUIRED_CONDITIONS,
 };
 
@@ -58,7 +58,7 @@ pub const API_VERSION: semver::Version = semver::Version::new(1, 0, 0);
         tags = {
             clusters = { description = "Clusters: create, read, list, update and delete." },
             nodepools = { description = "Node pools: groups of nodes inside a cluster, listed per cluster or across clusters." },
-            statuses = { description = "Adapter status reports, and the phase they add up to." },
+            statuses = { description = "Adapter status reports, the phase and conditions they add up to, and the adapter order." },
             health = { description = "Probes and the served contract, outside the base path." },
         },
     },
@@ -380,7 +380,19 @@ pub fn openapi_document() -> Result<serde_json::Value, String> {
         .description(
             "Control-plane API for cluster and node-pool provisioning. Users create clusters \
              and node pools; adapters report what they did; the API aggregates their reports \
-             into one phase (Pending, Not Ready, Ready, Terminating). When the server runs \
+             into one phase (Pending, Not Ready, Ready, Terminating) and, beside it, the \
+             resource conditions of `status.conditions` (Reconciled, LastKnownReconciled, \
+             AllAdaptersReady, ValidationPassed, Degraded), whose reasons carry the finer \
+             state (Provisioning, Updating, Failed, Deleting). Adapters run in the order of \
+             the server's aggregation config (by default validation, then dns, then \
+             infrastructure); GET .../statuses lists under `waiting` who waits for whom. \
+             The seed's journey J1 as the worked example: a new cluster is Pending with \
+             Reconciled=False (Provisioning) and infrastructure \"Waiting for validation \
+             and dns to complete\"; validation reports Available=True (ValidationPassed=True), \
+             then dns, then infrastructure, and the cluster is Ready with Reconciled=True and \
+             LastKnownReconciled=True. A PATCH makes Reconciled=False (Updating) while \
+             LastKnownReconciled stays True; Health=False after that makes Degraded=True. \
+             When the server runs \
              with authentication (`hyperfleet serve --auth FILE`), every operation under \
              /api/hyperfleet/v1 needs a bearer token (401 `Unauthenticated` without one), \
              and a token's role and teams decide what it may see and change (403 \

@@ -118,6 +118,10 @@ impl NodePool {
                 phase: crate::Phase::Pending,
                 last_transition_time: at,
                 message: "waiting for validation, infrastructure".into(),
+                conditions: crate::ResourceCondition::examples_new(
+                    "validation, infrastructure",
+                    at,
+                ),
             },
             created_at: at,
             updated_at: at,

@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::status::ConditionStatus;
+
 /// Base path of every resource operation.
 pub const BASE_PATH: &str = "/api/hyperfleet/v1";
 
@@ -70,6 +72,118 @@ pub struct ResourceStatus {
     pub last_transition_time: DateTime<Utc>,
     /// What the phase waits for, in words.
     pub message: String,
+    /// The resource's conditions, beside the phase: `Reconciled`,
+    /// `LastKnownReconciled`, `AllAdaptersReady`, `ValidationPassed` (when a
+    /// `validation` adapter is required) and `Degraded`, in that order.
+    /// Their `reason` carries the granular state the four phases cannot
+    /// express (`Provisioning`, `Updating`, `Failed`, `Deleting`, ...).
+    /// Filter on them with `?condition=Type:Status`.
+    #[serde(default)]
+    pub conditions: Vec<ResourceCondition>,
+}
+
+/// One condition of a cluster or node pool, computed by the API from its
+/// adapters' reports whenever a report, a PATCH or a DELETE changes them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ResourceCondition {
+    /// `Reconciled`: every required adapter is Available at the current
+    /// generation (False throughout deletion). `LastKnownReconciled`:
+    /// sticky, True once the resource was reconciled at some generation and
+    /// as long as no required adapter has failed since. `AllAdaptersReady`:
+    /// every required adapter is complete at the current generation (while
+    /// deleting: finalized). `ValidationPassed`: the `validation` adapter's
+    /// verdict at the current generation (`Unknown` until it gives one).
+    /// `Degraded`: a resource that was reconciled now has a required adapter
+    /// with `Health=False`.
+    #[serde(rename = "type")]
+    pub condition_type: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: ConditionStatus,
+    /// Why, in one CamelCase word: `Reconciled`, `Provisioning`, `Updating`,
+    /// `Failed`, `Deleting`, `NeverReconciled`, `Passed`, `Validating`,
+    /// `Pending`, `AdapterFailed`, `Healthy`, `AllAdaptersReady`.
+    pub reason: String,
+    /// A human-readable explanation.
+    pub message: String,
+    /// When `status` last changed.
+    pub last_transition_time: DateTime<Utc>,
+    /// The generation the condition describes: the current one, except for
+    /// `LastKnownReconciled`, where it is the generation last reconciled.
+    pub observed_generation: i64,
+}
+
+impl ResourceCondition {
+    /// The conditions of a resource nobody has reported on yet, requiring
+    /// `waiting` (a validation adapter among them), for the contract's
+    /// examples.
+    pub fn examples_new(waiting: &str, at: DateTime<Utc>) -> Vec<ResourceCondition> {
+        let condition =
+            |kind: ResourceConditionType, status, reason: &str, message: &str| ResourceCondition {
+                condition_type: kind.as_str().into(),
+                status,
+                reason: reason.into(),
+                message: message.into(),
+                last_transition_time: at,
+                observed_generation: 1,
+            };
+        use ConditionStatus::{False, Unknown};
+        use ResourceConditionType::*;
+        let waiting = format!("waiting for {waiting}");
+        vec![
+            condition(Reconciled, False, "Provisioning", &waiting),
+            condition(
+                LastKnownReconciled,
+                False,
+                "NeverReconciled",
+                "not reconciled at any generation yet",
+            ),
+            condition(AllAdaptersReady, False, "Provisioning", &waiting),
+            condition(
+                ValidationPassed,
+                Unknown,
+                "Pending",
+                "validation has not reported on generation 1",
+            ),
+            condition(Degraded, False, "Healthy", "no required adapter is failing"),
+        ]
+    }
+}
+
+/// The condition types of clusters and node pools.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResourceConditionType {
+    Reconciled,
+    LastKnownReconciled,
+    AllAdaptersReady,
+    ValidationPassed,
+    Degraded,
+}
+
+impl ResourceConditionType {
+    /// Every type, in the order `status.conditions` lists them.
+    pub const ALL: [ResourceConditionType; 5] = [
+        ResourceConditionType::Reconciled,
+        ResourceConditionType::LastKnownReconciled,
+        ResourceConditionType::AllAdaptersReady,
+        ResourceConditionType::ValidationPassed,
+        ResourceConditionType::Degraded,
+    ];
+
+    /// The type's name on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceConditionType::Reconciled => "Reconciled",
+            ResourceConditionType::LastKnownReconciled => "LastKnownReconciled",
+            ResourceConditionType::AllAdaptersReady => "AllAdaptersReady",
+            ResourceConditionType::ValidationPassed => "ValidationPassed",
+            ResourceConditionType::Degraded => "Degraded",
+        }
+    }
+
+    /// Parse a type's name.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == value)
+    }
 }
 
 /// Largest page a list operation returns.

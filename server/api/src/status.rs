@@ -21,6 +21,17 @@ pub enum ConditionStatus {
     Unknown,
 }
 
+impl ConditionStatus {
+    /// The status as the wire, the database and filters spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConditionStatus::True => "True",
+            ConditionStatus::False => "False",
+            ConditionStatus::Unknown => "Unknown",
+        }
+    }
+}
+
 /// One condition, as an adapter reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -197,4 +208,25 @@ pub struct AdapterStatusList {
     pub statuses: Vec<AdapterStatus>,
     /// Required adapters that have never reported.
     pub pending_adapters: Vec<String>,
+    /// Required adapters held back by the configured order: each has not
+    /// reported at the current generation and comes `after` adapters that
+    /// are not yet complete (while the resource is being deleted: each has
+    /// not finalized and adapters that come after it have not finalized
+    /// yet, as deletion runs the order in reverse). Adapters built on the
+    /// SDK's adapter kit wait until they are no longer listed here.
+    #[serde(default)]
+    pub waiting: Vec<AdapterWaiting>,
+}
+
+/// A required adapter that waits for others, as the aggregation config
+/// orders them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AdapterWaiting {
+    /// The waiting adapter.
+    pub adapter: String,
+    /// The adapters it waits for, in the configured order.
+    pub waiting_for: Vec<String>,
+    /// The same in words: `Waiting for validation and dns to complete`, or
+    /// `Waiting for infrastructure to finalize` during deletion.
+    pub message: String,
 }

@@ -20,6 +20,9 @@ pub mod cluster {
         pub phase: String,
         pub phase_message: String,
         pub phase_changed_at: DateTimeUtc,
+        /// The resource conditions as a JSON array (the
+        /// `resource_conditions` table is for filtering).
+        pub conditions: String,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
@@ -69,6 +72,9 @@ pub mod nodepool {
         pub phase: String,
         pub phase_message: String,
         pub phase_changed_at: DateTimeUtc,
+        /// The resource conditions as a JSON array (the
+        /// `resource_conditions` table is for filtering).
+        pub conditions: String,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
@@ -130,6 +136,28 @@ pub mod adapter_status {
         pub last_transition_time: DateTimeUtc,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One condition of a cluster or node pool, for indexed filtering; the
+/// resource row's `conditions` column holds them in full.
+pub mod resource_condition {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "resource_conditions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub resource_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub condition_type: String,
+        /// `True`, `False` or `Unknown`.
+        pub status: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

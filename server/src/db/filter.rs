@@ -11,13 +11,16 @@
 //!   has no default escape character, so it is always spelled out);
 //! - a member's view of the fleet is `cluster_id IN (SELECT cluster_id FROM
 //!   cluster_labels WHERE key = 'team' AND value IN (...))`, from the same
-//!   index, on clusters and on node pools alike ([`cluster_label_in`]).
+//!   index, on clusters and on node pools alike ([`cluster_label_in`]);
+//! - each `condition=Type:Status` term is one `id IN (SELECT resource_id
+//!   FROM resource_conditions WHERE condition_type = ? AND status = ?)`,
+//!   from the `(condition_type, status, resource_id)` index.
 
 use hyperfleet_api::{CommonFilter, LabelSelector, NameFilter};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{ColumnTrait, Condition, EntityTrait};
 
-use crate::db::entities::cluster_label;
+use crate::db::entities::{cluster_label, resource_condition};
 use crate::db::tables::{LabelColumns, ResourceColumns};
 
 /// The condition for the labels, phases and name of `filter`; an empty
@@ -53,6 +56,15 @@ where
                 .phase
                 .is_in(filter.phases.iter().map(|phase| phase.as_str())),
         );
+    }
+    for (kind, status) in &filter.conditions {
+        let mut owners = Query::select();
+        owners
+            .column(resource_condition::Column::ResourceId)
+            .from(resource_condition::Entity)
+            .and_where(resource_condition::Column::ConditionType.eq(kind.as_str()))
+            .and_where(resource_condition::Column::Status.eq(status.as_str()));
+        condition = condition.add(resource.id.in_subquery(owners));
     }
     match &filter.name {
         Some(NameFilter::Exact(name)) => {
@@ -114,6 +126,7 @@ mod tests {
             ],
             phases: vec![Phase::Pending, Phase::NotReady],
             name: Some(NameFilter::Like(glob_to_like("my-*"))),
+            conditions: vec![],
         };
         assert_eq!(
             sql(&filter, DbBackend::Postgres),
@@ -126,6 +139,25 @@ mod tests {
             )
         );
         assert_eq!(sql(&CommonFilter::default(), DbBackend::Sqlite), "TRUE");
+    }
+
+    #[test]
+    fn condition_terms_are_indexed_subqueries() {
+        use hyperfleet_api::{ConditionStatus, ResourceConditionType};
+        let filter = CommonFilter {
+            conditions: vec![
+                (ResourceConditionType::Reconciled, ConditionStatus::False),
+                (ResourceConditionType::Degraded, ConditionStatus::True),
+            ],
+            ..CommonFilter::default()
+        };
+        assert_eq!(
+            sql(&filter, DbBackend::Sqlite),
+            concat!(
+                r#""clusters"."id" IN (SELECT "resource_id" FROM "resource_conditions" WHERE "resource_conditions"."condition_type" = 'Reconciled' AND "resource_conditions"."status" = 'False')"#,
+                r#" AND "clusters"."id" IN (SELECT "resource_id" FROM "resource_conditions" WHERE "resource_conditions"."condition_type" = 'Degraded' AND "resource_conditions"."status" = 'True')"#,
+            )
+        );
     }
 
     #[test]

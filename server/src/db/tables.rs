@@ -16,6 +16,9 @@ pub struct ResourceColumns<C> {
     pub phase: C,
     pub phase_message: C,
     pub phase_changed_at: C,
+    /// The resource conditions as one JSON array (`resource_conditions` is
+    /// for filtering).
+    pub conditions: C,
     pub created_at: C,
     pub updated_at: C,
 }
@@ -38,6 +41,7 @@ pub const CLUSTERS: ResourceColumns<cluster::Column> = ResourceColumns {
     phase: cluster::Column::Phase,
     phase_message: cluster::Column::PhaseMessage,
     phase_changed_at: cluster::Column::PhaseChangedAt,
+    conditions: cluster::Column::Conditions,
     created_at: cluster::Column::CreatedAt,
     updated_at: cluster::Column::UpdatedAt,
 };
@@ -57,6 +61,7 @@ pub const NODEPOOLS: ResourceColumns<nodepool::Column> = ResourceColumns {
     phase: nodepool::Column::Phase,
     phase_message: nodepool::Column::PhaseMessage,
     phase_changed_at: nodepool::Column::PhaseChangedAt,
+    conditions: nodepool::Column::Conditions,
     created_at: nodepool::Column::CreatedAt,
     updated_at: nodepool::Column::UpdatedAt,
 };

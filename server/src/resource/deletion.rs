@@ -14,7 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::context::ServerContext;
-use crate::db::entities::{adapter_status, cluster, nodepool, tombstone};
+use crate::db::entities::{adapter_status, cluster, nodepool, resource_condition, tombstone};
 use crate::error::ServiceError;
 use crate::resource::row::{Kind, Row, Target, now};
 use crate::resource::settle;
@@ -64,7 +64,7 @@ pub async fn start<R: Row>(
     if settled.done {
         remove_when_finalized(ctx, txn, &target, now).await?;
     }
-    settled.apply(row, now);
+    settled.apply(row, now)?;
     Ok(())
 }
 
@@ -155,6 +155,13 @@ async fn hard_delete_cluster(
         .exec(txn)
         .await?;
     // Labels and node pools go with the cluster (ON DELETE CASCADE).
+    resource_condition::Entity::delete_many()
+        .filter(
+            resource_condition::Column::ResourceId
+                .is_in(pools.iter().copied().chain(std::iter::once(cluster_id))),
+        )
+        .exec(txn)
+        .await?;
     cluster::Entity::delete_by_id(cluster_id).exec(txn).await?;
     let stones = std::iter::once((cluster_id, Kind::Cluster))
         .chain(pools.into_iter().map(|id| (id, Kind::NodePool)))
@@ -176,6 +183,10 @@ async fn hard_delete_nodepool(
 ) -> Result<(), ServiceError> {
     adapter_status::Entity::delete_many()
         .filter(adapter_status::Column::ResourceId.eq(nodepool_id))
+        .exec(txn)
+        .await?;
+    resource_condition::Entity::delete_many()
+        .filter(resource_condition::Column::ResourceId.eq(nodepool_id))
         .exec(txn)
         .await?;
     nodepool::Entity::delete_by_id(nodepool_id)

@@ -3,7 +3,7 @@
 //! settling works on, and the stored forms of labels, phases and time.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use hyperfleet_api::{Labels, Phase, ResourceStatus};
+use hyperfleet_api::{Labels, Phase, ResourceCondition, ResourceStatus};
 use sea_orm::EntityTrait;
 use uuid::Uuid;
 
@@ -58,10 +58,12 @@ pub trait Row: Clone + Send + Sync + 'static {
     fn phase_text(&self) -> &str;
     fn phase_message(&self) -> &str;
     fn phase_changed_at(&self) -> DateTime<Utc>;
+    fn conditions_text(&self) -> &str;
     fn bump_generation(&mut self);
     fn set_labels_text(&mut self, text: String);
     fn set_phase(&mut self, phase: Phase, message: String, changed_at: DateTime<Utc>);
     fn set_updated_at(&mut self, at: DateTime<Utc>);
+    fn set_conditions_text(&mut self, text: String);
 
     fn is_terminating(&self) -> bool {
         self.phase_text() == Phase::Terminating.as_str()
@@ -109,6 +111,9 @@ macro_rules! row {
             fn phase_changed_at(&self) -> DateTime<Utc> {
                 self.phase_changed_at
             }
+            fn conditions_text(&self) -> &str {
+                &self.conditions
+            }
             fn bump_generation(&mut self) {
                 self.generation += 1;
             }
@@ -122,6 +127,9 @@ macro_rules! row {
             }
             fn set_updated_at(&mut self, at: DateTime<Utc>) {
                 self.updated_at = at;
+            }
+            fn set_conditions_text(&mut self, text: String) {
+                self.conditions = text;
             }
         }
     };
@@ -158,6 +166,8 @@ pub struct Target {
     pub phase_changed_at: DateTime<Utc>,
     /// Whether the resource is being deleted (possibly by this change).
     pub terminating: bool,
+    /// The resource conditions as stored before this change.
+    pub conditions: Vec<ResourceCondition>,
 }
 
 impl Target {
@@ -170,6 +180,7 @@ impl Target {
             terminating: row.is_terminating(),
             phase: parse_phase(row.phase_text())?,
             phase_changed_at: row.phase_changed_at(),
+            conditions: resource_conditions_from_text(row.conditions_text())?,
         })
     }
 
@@ -202,18 +213,17 @@ pub fn status<R: Row>(row: &R) -> Result<ResourceStatus, ServiceError> {
         phase: parse_phase(row.phase_text())?,
         last_transition_time: row.phase_changed_at(),
         message: row.phase_message().to_string(),
+        conditions: resource_conditions_from_text(row.conditions_text())?,
     })
 }
 
-/// The phase of a resource nobody has reported on yet: Pending, waiting for
-/// the required adapters; Ready at once when none are required.
-pub fn initial_phase(required_adapters: &[String]) -> (Phase, String) {
-    if required_adapters.is_empty() {
-        (Phase::Ready, "no adapters are required".to_string())
-    } else {
-        (
-            Phase::Pending,
-            format!("waiting for {}", required_adapters.join(", ")),
-        )
-    }
+pub fn resource_conditions_to_text(
+    conditions: &[ResourceCondition],
+) -> Result<String, ServiceError> {
+    serde_json::to_string(conditions).map_err(|e| ServiceError::Corrupt(e.to_string()))
+}
+
+pub fn resource_conditions_from_text(text: &str) -> Result<Vec<ResourceCondition>, ServiceError> {
+    serde_json::from_str(text)
+        .map_err(|e| ServiceError::Corrupt(format!("resource conditions: {e}")))
 }

@@ -6,18 +6,23 @@
 //! the stored phase always agrees with the stored reports.
 
 use chrono::{DateTime, Utc};
-use hyperfleet_api::{AdapterPhase, Condition, Phase};
+use hyperfleet_api::{AdapterPhase, Condition, Phase, ResourceCondition};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 use uuid::Uuid;
 
+use crate::aggregation::AdapterGraph;
 use crate::context::ServerContext;
-use crate::db::entities::{adapter_status, cluster, nodepool};
+use crate::db::entities::{adapter_status, cluster, nodepool, resource_condition};
 use crate::error::ServiceError;
-use crate::resource::phase::{adapter_phase, all_complete, resource_phase};
-use crate::resource::row::{Kind, Row, Target, now};
+use crate::resource::phase::{
+    ConditionInputs, adapter_phase, all_complete, resource_conditions, resource_phase,
+};
+use crate::resource::row::{Kind, Row, Target, now, resource_conditions_to_text};
 
-/// The phase a change left a resource in.
+/// The phase and conditions a change left a resource in.
 #[derive(Clone, Debug)]
 pub struct Settled {
     pub phase: Phase,
@@ -25,22 +30,78 @@ pub struct Settled {
     pub changed_at: DateTime<Utc>,
     /// Every required adapter is complete (finalized, when terminating).
     pub done: bool,
+    pub conditions: Vec<ResourceCondition>,
 }
 
 impl Settled {
-    /// Copy the settled phase into `row`, as the database now has it.
-    pub fn apply<R: Row>(&self, row: &mut R, now: DateTime<Utc>) {
+    /// Copy the settled phase and conditions into `row`, as the database
+    /// now has them.
+    pub fn apply<R: Row>(&self, row: &mut R, now: DateTime<Utc>) -> Result<(), ServiceError> {
         row.set_phase(self.phase, self.message.clone(), self.changed_at);
+        row.set_conditions_text(resource_conditions_to_text(&self.conditions)?);
         row.set_updated_at(now);
+        Ok(())
+    }
+}
+
+/// The phase, message and conditions of a new resource of `kind`, which
+/// nobody has reported on: Pending, waiting for the required adapters, or
+/// Ready at once when none are required.
+pub fn initial(
+    ctx: &ServerContext,
+    kind: Kind,
+    now: DateTime<Utc>,
+) -> (Phase, String, Vec<ResourceCondition>) {
+    let required = required(ctx, kind);
+    let (phase, message) = resource_phase(required, &[], false);
+    let conditions = resource_conditions(&ConditionInputs {
+        required,
+        adapters: &[],
+        generation: 1,
+        terminating: false,
+        phase_message: &message,
+        previous: &[],
+        now,
+    });
+    (phase, message, conditions)
+}
+
+/// Write the filter rows of a resource's conditions (`resource_conditions`),
+/// replacing the previous ones.
+pub async fn index_conditions(
+    txn: &impl ConnectionTrait,
+    resource_id: Uuid,
+    conditions: &[ResourceCondition],
+) -> Result<(), ServiceError> {
+    resource_condition::Entity::delete_many()
+        .filter(resource_condition::Column::ResourceId.eq(resource_id))
+        .exec(txn)
+        .await?;
+    if conditions.is_empty() {
+        return Ok(());
+    }
+    let rows = conditions.iter().map(|c| resource_condition::ActiveModel {
+        resource_id: Set(resource_id),
+        condition_type: Set(c.condition_type.clone()),
+        status: Set(c.status.as_str().to_string()),
+    });
+    resource_condition::Entity::insert_many(rows)
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+/// The adapters a resource of `kind` requires, and their order.
+pub fn graph(ctx: &ServerContext, kind: Kind) -> &AdapterGraph {
+    match kind {
+        Kind::Cluster => &ctx.aggregation.cluster,
+        Kind::NodePool => &ctx.aggregation.nodepool,
     }
 }
 
 /// The adapters that must be complete for a resource of `kind` to be Ready.
 pub fn required(ctx: &ServerContext, kind: Kind) -> &[String] {
-    match kind {
-        Kind::Cluster => &ctx.cluster_adapters,
-        Kind::NodePool => &ctx.nodepool_adapters,
-    }
+    graph(ctx, kind).names()
 }
 
 /// Recompute and store the phases of `target`'s adapters and of `target`
@@ -137,11 +198,30 @@ pub async fn save_resource_phase(
     } else {
         now
     };
+    let conditions = resource_conditions(&ConditionInputs {
+        required,
+        adapters: &phases,
+        generation: target.generation,
+        terminating: target.terminating,
+        phase_message: &message,
+        previous: &target.conditions,
+        now,
+    });
+    // The filter rows change only with a status, which most reports leave.
+    let statuses_moved = conditions.len() != target.conditions.len()
+        || conditions
+            .iter()
+            .zip(&target.conditions)
+            .any(|(new, old)| new.condition_type != old.condition_type || new.status != old.status);
+    if statuses_moved {
+        index_conditions(txn, target.id, &conditions).await?;
+    }
     let settled = Settled {
         phase,
         message,
         changed_at,
         done,
+        conditions,
     };
     match target.kind {
         Kind::Cluster => write_phase::<cluster::Model>(txn, target.id, &settled, now).await?,
@@ -161,6 +241,10 @@ async fn write_phase<R: Row>(
         .col_expr(columns.phase, Expr::value(settled.phase.as_str()))
         .col_expr(columns.phase_message, Expr::value(settled.message.clone()))
         .col_expr(columns.phase_changed_at, Expr::value(settled.changed_at))
+        .col_expr(
+            columns.conditions,
+            Expr::value(resource_conditions_to_text(&settled.conditions)?),
+        )
         .col_expr(columns.updated_at, Expr::value(now))
         .filter(columns.id.eq(id))
         .exec(txn)

@@ -66,6 +66,6 @@ pub async fn apply<R: Row, S: Spec<R>>(
         labels::replace::<R>(txn, row.id(), &new_labels).await?;
     }
     let settled = settle::refresh(ctx, txn, &Target::of(row)?, now).await?;
-    settled.apply(row, now);
+    settled.apply(row, now)?;
     Ok(())
 }
