@@ -687,6 +687,34 @@ async fn missing_or_invalid_tokens_are_challenged(server: TestServer) {
         assert_eq!(body["error"], "Unauthenticated");
     }
 
+    // Two Authorization headers are refused even when one holds a valid
+    // token (issue 15, finding 7): proxies disagree on which one counts.
+    let valid = format!("Bearer {}", fixture().tokens[&Who::Alpha]);
+    for pair in [
+        [valid.as_str(), "junk"],
+        ["junk", valid.as_str()],
+        [valid.as_str(), valid.as_str()],
+    ] {
+        let response = http
+            .get(&url)
+            .header("Authorization", pair[0])
+            .header("Authorization", pair[1])
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(response.status().as_u16(), 401, "{pair:?}");
+        assert_eq!(
+            response
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok()),
+            Some(r#"Bearer realm="hyperfleet", error="invalid_request""#)
+        );
+        let (_, body) = hyperfleet_e2e::http::error_of(response).await;
+        assert_eq!(body.error, types::ErrorCode::Unauthenticated);
+        assert!(body.message.contains("exactly one"), "{}", body.message);
+    }
+
     // The probes and the contract stay open.
     for path in ["/healthz", "/readyz", "/openapi.yaml"] {
         let response = http.get(server.url(path)).send().await.expect("an answer");
