@@ -1427,7 +1427,7 @@ pub mod types {
     pub enum ErrorCode {
         ///400: a field of the request has a value the API does not accept.
         ValidationFailed,
-        ///400: the request could not be read at all (malformed JSON, wrong content type, bad query string).
+        ///400: the request could not be read at all (malformed JSON, a body that is more than one JSON value, wrong content type, bad query string).
         BadRequest,
         ///401: the request carries no valid credentials.
         Unauthenticated,

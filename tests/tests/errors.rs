@@ -4,7 +4,7 @@
 //! The SDK validates names and patterns before sending, so the invalid
 //! bodies here go over plain HTTP to prove the server checks them itself.
 
-use hyperfleet_e2e::calls::{create_cluster, fields, list_clusters, list_pools};
+use hyperfleet_e2e::calls::{create_cluster, fields, list_clusters, list_pools, view_cluster};
 use hyperfleet_e2e::http::{error_of, expect_bad_query, get, send_raw};
 use hyperfleet_e2e::{TestServer, on_every_backend};
 use hyperfleet_sdk::types;
@@ -172,6 +172,12 @@ async fn unreadable_bodies_are_bad_requests(server: TestServer) {
         ("application/json", "{\"name\": ".to_string()),
         ("application/json", "not json".to_string()),
         ("application/json", String::new()),
+        // One JSON value and nothing but whitespace after it (issue 15,
+        // finding 3): a deserializer stops after the first value.
+        ("application/json", format!("{seed}xyz")),
+        ("application/json", format!("{{}}{seed}")),
+        ("application/json", format!("{seed}{seed}")),
+        ("application/json", "[]xyz".to_string()),
         ("text/plain", seed.clone()),
         ("application/x-www-form-urlencoded", seed.clone()),
     ];
@@ -188,11 +194,45 @@ async fn unreadable_bodies_are_bad_requests(server: TestServer) {
         .http()
         .post(server.url(CLUSTERS))
         .header("content-type", "application/json; charset=utf-8")
-        .body(seed)
+        .body(format!(" \n{seed}\r\n\t "))
         .send()
         .await
         .expect("answered");
-    assert_eq!(response.status().as_u16(), 201);
+    assert_eq!(response.status().as_u16(), 201, "whitespace around is fine");
+
+    // A PATCH whose second object would move the cluster is refused whole,
+    // not applied up to the first object.
+    let path = format!("{CLUSTERS}/my-test-cluster");
+    for body in [
+        r#"{}{"labels":{"team":"beta"}}"#,
+        r#"{"labels":{"team":"beta"}}xyz"#,
+        "[]xyz",
+    ] {
+        let (status, error) = send_raw(
+            &server,
+            reqwest::Method::PATCH,
+            &path,
+            "application/json",
+            body,
+        )
+        .await;
+        assert_eq!(
+            (status, error.error),
+            (400, types::ErrorCode::BadRequest),
+            "{body}"
+        );
+        assert!(
+            error.message.contains("one JSON value"),
+            "{}",
+            error.message
+        );
+    }
+    let cluster = view_cluster(&server.client, "my-test-cluster").await;
+    assert_eq!(
+        cluster.labels.get("team").map(String::as_str),
+        Some("platform")
+    );
+    assert_eq!(cluster.generation, 1);
 }
 
 async fn bad_query_parameters_are_named(server: TestServer) {
