@@ -138,13 +138,13 @@ pub mod types {
         pub adapter: AdapterStatusReportAdapter,
         ///The conditions; `Applied`, `Available` and `Health` are required, and each type may appear once.
         pub conditions: ::std::vec::Vec<ConditionReport>,
-        ///Adapter-specific results, kept as given: at most 64 KiB of JSON, nested at most 10 levels deep.
+        ///Adapter-specific results, kept as given: at most 64 KiB of JSON, nested at most 10 levels deep, with no NUL (U+0000) in any key or string, which not every backend can store.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub data: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///A one-line summary; when absent, the message of the condition that decided the adapter's phase is shown.
+        ///A one-line summary (at most 4096 characters, no NUL); when absent, the message of the condition that decided the adapter's phase is shown.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<AdapterStatusReportMessage>,
-        ///Adapter-specific bookkeeping, kept as given: at most 16 KiB of JSON, nested at most 10 levels deep.
+        ///Adapter-specific bookkeeping, kept as given: at most 16 KiB of JSON, nested at most 10 levels deep, with no NUL (U+0000) in any key or string.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///The resource generation this report describes. Above the resource's generation: 409 `GenerationConflict`; below what this adapter already reported: 409 `StaleStatus`, and nothing is stored.
@@ -219,7 +219,7 @@ pub mod types {
                 })
         }
     }
-    ///A one-line summary; when absent, the message of the condition that decided the adapter's phase is shown.
+    ///A one-line summary (at most 4096 characters, no NUL); when absent, the message of the condition that decided the adapter's phase is shown.
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct AdapterStatusReportMessage(::std::string::String);
@@ -1140,10 +1140,10 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct ConditionReport {
-        ///A human-readable explanation (at most 4096 characters).
+        ///A human-readable explanation (at most 4096 characters, no NUL).
         #[serde(default = "defaults::condition_report_message")]
         pub message: ConditionReportMessage,
-        ///A short machine-readable reason, in CamelCase (at most 256 characters).
+        ///A short machine-readable reason, in CamelCase (at most 256 characters, no NUL).
         #[serde(default = "defaults::condition_report_reason")]
         pub reason: ConditionReportReason,
         ///Whether the condition holds.
@@ -1157,7 +1157,7 @@ pub mod types {
             Default::default()
         }
     }
-    ///A human-readable explanation (at most 4096 characters).
+    ///A human-readable explanation (at most 4096 characters, no NUL).
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct ConditionReportMessage(::std::string::String);
@@ -1216,7 +1216,7 @@ pub mod types {
                 })
         }
     }
-    ///A short machine-readable reason, in CamelCase (at most 256 characters).
+    ///A short machine-readable reason, in CamelCase (at most 256 characters, no NUL).
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct ConditionReportReason(::std::string::String);

@@ -33,11 +33,12 @@ pub struct ConditionReport {
     pub condition_type: String,
     /// Whether the condition holds.
     pub status: ConditionStatus,
-    /// A short machine-readable reason, in CamelCase (at most 256 characters).
+    /// A short machine-readable reason, in CamelCase (at most 256 characters,
+    /// no NUL).
     #[serde(default)]
     #[schemars(length(max = 256))]
     pub reason: String,
-    /// A human-readable explanation (at most 4096 characters).
+    /// A human-readable explanation (at most 4096 characters, no NUL).
     #[serde(default)]
     #[schemars(length(max = 4096))]
     pub message: String,
@@ -82,15 +83,18 @@ pub struct AdapterStatusReport {
     /// each type may appear once.
     pub conditions: Vec<ConditionReport>,
     /// Adapter-specific results, kept as given: at most 64 KiB of JSON,
-    /// nested at most 10 levels deep.
+    /// nested at most 10 levels deep, with no NUL (U+0000) in any key or
+    /// string, which not every backend can store.
     #[serde(default)]
     pub data: Map<String, Value>,
     /// Adapter-specific bookkeeping, kept as given: at most 16 KiB of JSON,
-    /// nested at most 10 levels deep.
+    /// nested at most 10 levels deep, with no NUL (U+0000) in any key or
+    /// string.
     #[serde(default)]
     pub metadata: Map<String, Value>,
-    /// A one-line summary; when absent, the message of the condition that
-    /// decided the adapter's phase is shown.
+    /// A one-line summary (at most 4096 characters, no NUL); when absent,
+    /// the message of the condition that decided the adapter's phase is
+    /// shown.
     #[serde(default)]
     #[schemars(length(max = 4096))]
     pub message: Option<String>,
