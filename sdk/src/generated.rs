@@ -136,7 +136,7 @@ pub mod types {
     pub struct AdapterStatusReport {
         ///The reporting adapter's name: 1-63 lowercase letters, digits or `-`.
         pub adapter: AdapterStatusReportAdapter,
-        ///The conditions; `Applied`, `Available` and `Health` are required, and each type may appear once.
+        ///The conditions; `Applied`, `Available` and `Health` are required, each type may appear once, and a report has at most 32 (more is 400 `ValidationFailed` on `conditions`).
         pub conditions: ::std::vec::Vec<ConditionReport>,
         ///Adapter-specific results, kept as given: at most 64 KiB of JSON, nested at most 10 levels deep, with no NUL (U+0000) in any key or string, which not every backend can store.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
@@ -5072,7 +5072,9 @@ let response = client.nodepool_status_list()
     pub fn nodepool_status_list(&self) -> builder::NodepoolStatusList<'_> {
         builder::NodepoolStatusList::new(self)
     }
-    /**Report an adapter's status on a node pool; as for clusters
+    /**Report an adapter's status on a node pool; as for clusters, with the
+
+same limits (32 conditions per report, 64 distinct adapters per node pool, required adapters always fit).
 
 Errors: 400 `ValidationFailed`, 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 409 `GenerationConflict`, 409 `StaleStatus`, 503 `Unavailable`.
 
@@ -5115,6 +5117,8 @@ let response = client.cluster_status_list()
     /**Report an adapter's status on a cluster
 
 Upserts the adapter's entry (one per adapter name) and recomputes the cluster's phase in the same transaction. The API sets each condition's `last_transition_time`, keeping it while the status stays the same.
+
+Limits: at most 32 conditions per report, and at most 64 distinct adapters reporting on one resource. Room is always kept for the required adapters that have not reported yet; a report from a new adapter that would take it is 400 `ValidationFailed` on `adapter`, and adapters that already reported keep reporting.
 
 Errors: 400 `ValidationFailed`, 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`, 409 `GenerationConflict` (observed_generation above the cluster's), 409 `StaleStatus` (below what this adapter already reported; nothing is stored), 503 `Unavailable`.
 

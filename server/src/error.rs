@@ -59,6 +59,19 @@ pub enum ServiceError {
     /// adapter has finalized it.
     #[error("the resource is being deleted: reports must carry a Finalized condition")]
     FinalizedRequired,
+    /// A report from a new adapter on a resource that already keeps the
+    /// reports of as many adapters as it may (room for the required ones
+    /// that have not reported yet included).
+    #[error(
+        "{kind} {id} already keeps the reports of {limit} adapters, the most one resource \
+         may have (required adapters always fit); adapter {adapter} cannot add another"
+    )]
+    TooManyAdapters {
+        kind: &'static str,
+        id: uuid::Uuid,
+        adapter: String,
+        limit: usize,
+    },
     /// The readiness probe could not reach the database.
     #[error("the database is unreachable")]
     DatabaseUnreachable,
@@ -85,8 +98,18 @@ impl ServiceError {
         if let Self::Invalid(error) = self {
             return error.with_request_id(request_id);
         }
+        // A limit of the contract, so a 400 on the field that hits it rather
+        // than a new code, which the released contract's clients would not
+        // know.
+        if let Self::TooManyAdapters { .. } = &self {
+            return Error::validation(vec![hyperfleet_api::FieldError {
+                field: "adapter".into(),
+                message: self.to_string(),
+            }])
+            .with_request_id(request_id);
+        }
         let code = match &self {
-            Self::Invalid(_) => ErrorCode::ValidationFailed,
+            Self::Invalid(_) | Self::TooManyAdapters { .. } => ErrorCode::ValidationFailed,
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
             Self::ClusterNotFound(_) | Self::ClusterDeleted(_) => ErrorCode::ClusterNotFound,
             Self::NodePoolNotFound { .. } | Self::NodePoolDeleted(_) => ErrorCode::NodePoolNotFound,

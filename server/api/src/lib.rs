@@ -270,6 +270,12 @@ pub trait HyperfleetApi {
     /// cluster's phase in the same transaction. The API sets each condition's
     /// `last_transition_time`, keeping it while the status stays the same.
     ///
+    /// Limits: at most 32 conditions per report, and at most 64 distinct
+    /// adapters reporting on one resource. Room is always kept for the
+    /// required adapters that have not reported yet; a report from a new
+    /// adapter that would take it is 400 `ValidationFailed` on `adapter`,
+    /// and adapters that already reported keep reporting.
+    ///
     /// Errors: 400 `ValidationFailed`, 401 `Unauthenticated`, 403
     /// `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`, 409
     /// `GenerationConflict` (observed_generation above the cluster's), 409
@@ -301,7 +307,9 @@ pub trait HyperfleetApi {
         path: PathParams<ClusterPath>,
     ) -> Result<Guarded<HttpResponseOk<AdapterStatusList>>, Error>;
 
-    /// Report an adapter's status on a node pool; as for clusters.
+    /// Report an adapter's status on a node pool; as for clusters, with the
+    /// same limits (32 conditions per report, 64 distinct adapters per node
+    /// pool, required adapters always fit).
     ///
     /// Errors: 400 `ValidationFailed`, 401 `Unauthenticated`, 403
     /// `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`,

@@ -79,8 +79,11 @@ pub struct AdapterStatusReport {
     #[schemars(range(min = 1))]
     #[serde(deserialize_with = "crate::integral::integral")]
     pub observed_generation: i64,
-    /// The conditions; `Applied`, `Available` and `Health` are required, and
-    /// each type may appear once.
+    /// The conditions; `Applied`, `Available` and `Health` are required,
+    /// each type may appear once, and a report has at most 32 (more is 400
+    /// `ValidationFailed` on `conditions`).
+    // The limit is not a `maxItems`: v1.0.0 declared none, and tightening a
+    // request constraint in the schema breaks that release's contract.
     pub conditions: Vec<ConditionReport>,
     /// Adapter-specific results, kept as given: at most 64 KiB of JSON,
     /// nested at most 10 levels deep, with no NUL (U+0000) in any key or

@@ -163,9 +163,28 @@ pub const MAX_REASON_LEN: usize = 256;
 /// Longest condition or report message, in characters.
 pub const MAX_MESSAGE_LEN: usize = 4096;
 
+/// Most conditions in one report: a report is one adapter's view of one
+/// resource, and every stored report is returned by `GET .../statuses`, so
+/// its size must be bounded.
+pub const MAX_CONDITIONS: usize = 32;
+/// Most distinct adapters whose reports one resource keeps. With
+/// [`MAX_CONDITIONS`] and the `data`/`metadata` limits this bounds
+/// `GET .../statuses` by construction. Room is kept for every required
+/// adapter that has not reported yet, so they always fit.
+pub const MAX_ADAPTERS: usize = 64;
+
 /// Check an adapter status report.
 pub fn check_status_report(report: &AdapterStatusReport) -> Result<(), Error> {
     let mut problems = Problems::default();
+    if report.conditions.len() > MAX_CONDITIONS {
+        problems.add(
+            "conditions",
+            format!(
+                "at most {MAX_CONDITIONS} conditions per report (has {})",
+                report.conditions.len()
+            ),
+        );
+    }
     if !is_dns_label(&report.adapter) {
         problems.add("adapter", "must be 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit");
     }
