@@ -28,7 +28,12 @@ pub async fn create(
     mut request: ClusterCreateRequest,
 ) -> Result<Cluster, ServiceError> {
     caller.check_write()?;
+    // Value rules before the team rules, as a PATCH checks them
+    // (`update::apply`), so a malformed team label is 400 on both and only a
+    // well-formed team the caller is not in is 403.
+    validation::check_cluster_create(&request)?;
     caller.assign_team(&mut request.labels)?;
+    // Again: a team filled in by default may be one label too many.
     validation::check_cluster_create(&request)?;
     let now = now();
     let (phase, message) = initial_phase(&ctx.cluster_adapters);

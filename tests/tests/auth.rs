@@ -578,6 +578,32 @@ async fn the_team_label_defaults_and_stays_within_the_callers_teams(server: Test
     );
     assert!(error.message.contains("beta"), "{error:?}");
 
+    // A team label that is no valid label value (a Cyrillic look-alike of
+    // alpha) is the same 400 on create and on PATCH (issue 15, finding 10):
+    // the value rules come before the team rules on both.
+    let lookalike = "\u{430}lpha";
+    let error = expect_error(
+        alpha
+            .cluster_create()
+            .body(cluster("lookalike", Some(lookalike)))
+            .send()
+            .await,
+        400,
+        types::ErrorCode::ValidationFailed,
+    );
+    assert_eq!(error.details[0].field, "labels.team", "{error:?}");
+    let error = expect_error(
+        alpha
+            .cluster_update()
+            .cluster("defaulted")
+            .body(move_to(Some(lookalike)))
+            .send()
+            .await,
+        400,
+        types::ErrorCode::ValidationFailed,
+    );
+    assert_eq!(error.details[0].field, "labels.team", "{error:?}");
+
     // Moving a cluster to a foreign team, or out of every team, is refused
     // and changes nothing.
     for patch in [move_to(Some("beta")), move_to(None)] {
