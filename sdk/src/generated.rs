@@ -4888,7 +4888,7 @@ Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 
 Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
 ```ignore
 let response = client.cluster_view()
     .cluster(cluster)
@@ -4907,7 +4907,7 @@ Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster, o
 Sends a `DELETE` request to `/api/hyperfleet/v1/clusters/{cluster}`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
 - `force`: Remove a resource that is already `Terminating` at once, with its node pools and statuses, without waiting for adapters to finalize. On any other resource: 409 `ResourceNotTerminating`.
 ```ignore
 let response = client.cluster_delete()
@@ -4928,7 +4928,7 @@ Errors: 400 `ValidationFailed` (including a `name` or unknown field), 401 `Unaut
 Sends a `PATCH` request to `/api/hyperfleet/v1/clusters/{cluster}`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
 - `body`
 ```ignore
 let response = client.cluster_update()
@@ -4949,7 +4949,7 @@ Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter, named in `
 Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
 - `labels`: Label selector: comma-separated `key:value` pairs, each of which must match; a bare `key` matches node pools that have the key.
 - `name`: Exact name, or a glob when it contains `*` (any run of characters).
 - `page`: Page number, from 1 (default 1).
@@ -4978,7 +4978,7 @@ Errors: 400 `ValidationFailed`, 400 `BadRequest`, 401 `Unauthenticated`, 403 `Pe
 Sends a `POST` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
 - `body`
 ```ignore
 let response = client.nodepool_create()
@@ -4997,8 +4997,8 @@ Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 
 Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
-- `nodepool`: The node pool's id or its name (names are unique within a cluster).
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
+- `nodepool`: The node pool's id (a hyphenated UUID) or its name (names are unique within a cluster).
 ```ignore
 let response = client.nodepool_view()
     .cluster(cluster)
@@ -5018,8 +5018,8 @@ Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster, o
 Sends a `DELETE` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
-- `nodepool`: The node pool's id or its name (names are unique within a cluster).
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
+- `nodepool`: The node pool's id (a hyphenated UUID) or its name (names are unique within a cluster).
 - `force`: Remove a resource that is already `Terminating` at once, with its node pools and statuses, without waiting for adapters to finalize. On any other resource: 409 `ResourceNotTerminating`.
 ```ignore
 let response = client.nodepool_delete()
@@ -5039,8 +5039,8 @@ Errors: 400 `ValidationFailed`, 401 `Unauthenticated`, 403 `PermissionDenied` (a
 Sends a `PATCH` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
-- `nodepool`: The node pool's id or its name (names are unique within a cluster).
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
+- `nodepool`: The node pool's id (a hyphenated UUID) or its name (names are unique within a cluster).
 - `body`
 ```ignore
 let response = client.nodepool_update()
@@ -5060,8 +5060,8 @@ Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 
 Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}/statuses`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
-- `nodepool`: The node pool's id or its name (names are unique within a cluster).
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
+- `nodepool`: The node pool's id (a hyphenated UUID) or its name (names are unique within a cluster).
 ```ignore
 let response = client.nodepool_status_list()
     .cluster(cluster)
@@ -5081,8 +5081,8 @@ Errors: 400 `ValidationFailed`, 401 `Unauthenticated`, 403 `PermissionDenied` (a
 Sends a `PUT` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}/statuses`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
-- `nodepool`: The node pool's id or its name (names are unique within a cluster).
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
+- `nodepool`: The node pool's id (a hyphenated UUID) or its name (names are unique within a cluster).
 - `body`
 ```ignore
 let response = client.nodepool_status_report()
@@ -5104,7 +5104,7 @@ Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 
 Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/statuses`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
 ```ignore
 let response = client.cluster_status_list()
     .cluster(cluster)
@@ -5125,7 +5125,7 @@ Errors: 400 `ValidationFailed`, 401 `Unauthenticated`, 403 `PermissionDenied` (a
 Sends a `PUT` request to `/api/hyperfleet/v1/clusters/{cluster}/statuses`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
 - `body`
 ```ignore
 let response = client.cluster_status_report()

@@ -18,9 +18,19 @@ pub enum Reference {
     Invalid,
 }
 
+/// Length of an id in its hyphenated form, the only form the API writes.
+const HYPHENATED_LEN: usize = 36;
+
 impl Reference {
+    /// An id only in the hyphenated form (either case): `Uuid::parse_str`
+    /// also takes the simple, braced and `urn:uuid:` forms, which would give
+    /// one resource many paths. Anything else is a name, and follows the
+    /// name rules (a UUID in another form is no valid name, so a 404).
     pub fn parse(segment: &str) -> Self {
-        if let Ok(id) = Uuid::parse_str(segment) {
+        let id = (segment.len() == HYPHENATED_LEN)
+            .then(|| Uuid::try_parse(segment).ok())
+            .flatten();
+        if let Some(id) = id {
             Self::Id(id)
         } else if validation::is_valid_name(segment) {
             Self::Name(segment.to_string())
@@ -59,5 +69,33 @@ pub async fn lookup<R: Row>(
             Ok(Lookup::Deleted(id))
         }
         _ => Ok(Lookup::Missing),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_only_in_the_hyphenated_form() {
+        let id = Uuid::new_v4();
+        let hyphenated = id.hyphenated().to_string();
+        assert_eq!(Reference::parse(&hyphenated), Reference::Id(id));
+        assert_eq!(
+            Reference::parse(&hyphenated.to_uppercase()),
+            Reference::Id(id)
+        );
+        for other in [
+            id.simple().to_string(),
+            id.braced().to_string(),
+            id.urn().to_string(),
+            format!("urn:uuid:{}", id.simple()),
+        ] {
+            assert_eq!(Reference::parse(&other), Reference::Invalid, "{other}");
+        }
+        assert_eq!(
+            Reference::parse("my-cluster"),
+            Reference::Name("my-cluster".into())
+        );
     }
 }
