@@ -49,6 +49,19 @@ impl Caller {
         }
     }
 
+    /// Reading `/metrics`: with authentication on, admins only. The
+    /// metrics count every team's clusters by phase and every operation's
+    /// traffic, which no member or adapter may see of other teams.
+    pub fn check_admin(&self) -> Result<(), ServiceError> {
+        match self {
+            Caller::Anyone => Ok(()),
+            Caller::Principal(p) if p.role == Role::Admin => Ok(()),
+            Caller::Principal(_) => Err(ServiceError::Forbidden(
+                "metrics cover every team: they need an admin token".to_string(),
+            )),
+        }
+    }
+
     /// Reading a cluster, changing it, or anything inside it (node pools,
     /// statuses): a member only on its teams' clusters.
     pub fn check_cluster(&self, row: &cluster::Model) -> Result<(), ServiceError> {
@@ -154,6 +167,18 @@ mod tests {
             caller(Role::Adapter, &[]).check_write(),
             Err(ServiceError::Forbidden(_))
         ));
+    }
+
+    #[test]
+    fn metrics_are_for_admins_when_auth_is_on() {
+        assert!(Caller::Anyone.check_admin().is_ok());
+        assert!(caller(Role::Admin, &[]).check_admin().is_ok());
+        for other in [caller(Role::Member, &["alpha"]), caller(Role::Adapter, &[])] {
+            assert!(matches!(
+                other.check_admin(),
+                Err(ServiceError::Forbidden(_))
+            ));
+        }
     }
 
     #[test]

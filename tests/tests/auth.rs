@@ -746,6 +746,38 @@ async fn missing_or_invalid_tokens_are_challenged(server: TestServer) {
         let response = http.get(server.url(path)).send().await.expect("an answer");
         assert_eq!(response.status().as_u16(), 200, "{path}");
     }
+
+    // /metrics counts every team's clusters and traffic (issue 15, finding
+    // 5): a token of role admin, or 401 / 403 in the error shape.
+    let metrics = server.url("/metrics");
+    let response = http.get(&metrics).send().await.expect("an answer");
+    assert_eq!(response.status().as_u16(), 401);
+    assert!(response.headers().contains_key("www-authenticate"));
+    let (_, body) = hyperfleet_e2e::http::error_of(response).await;
+    assert_eq!(body.error, types::ErrorCode::Unauthenticated);
+    for who in [Who::Alpha, Who::Both, Who::Adapter] {
+        let response = http
+            .get(&metrics)
+            .bearer_auth(&fixture().tokens[&who])
+            .send()
+            .await
+            .expect("an answer");
+        let (status, body) = hyperfleet_e2e::http::error_of(response).await;
+        assert_eq!(
+            (status, body.error),
+            (403, types::ErrorCode::PermissionDenied),
+            "{who:?}"
+        );
+    }
+    let response = http
+        .get(&metrics)
+        .bearer_auth(&fixture().tokens[&Who::Admin])
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status().as_u16(), 200);
+    let text = response.text().await.expect("a body");
+    assert!(text.contains("hyperfleet_resources{"), "{text}");
 }
 
 /// A server without `--auth`: the API as before, open to anyone.

@@ -356,11 +356,13 @@ pub trait HyperfleetApi {
 
     /// Prometheus metrics in the text exposition format: requests by
     /// operation and status with latency histograms, database pool use,
-    /// resources by kind and phase.
+    /// resources by kind and phase. With authentication on it needs an admin
+    /// token (401 without a valid one, 403 for members and adapters): the
+    /// numbers cover every team.
     #[endpoint { method = GET, path = "/metrics", tags = ["health"], unpublished = true }]
     async fn metrics_view(
         rqctx: RequestContext<Self::Context>,
-    ) -> Result<http::Response<dropshot::Body>, Error>;
+    ) -> Result<Guarded<http::Response<dropshot::Body>>, Error>;
 
     /// The OpenAPI document this server implements, as YAML.
     #[endpoint { method = GET, path = "/openapi.yaml", tags = ["health"], unpublished = true }]
