@@ -49,6 +49,17 @@ impl Caller {
         }
     }
 
+    /// Could the caller see a cluster whose `team` label was `team` (`None`:
+    /// none, or not known)? Callers who see every cluster could; a member
+    /// only one of its teams'. Decides who learns that a deleted cluster
+    /// existed.
+    pub fn could_see_team(&self, team: Option<&str>) -> bool {
+        match self.scope() {
+            Scope::All => true,
+            Scope::Teams(teams) => team.is_some_and(|team| teams.iter().any(|t| t == team)),
+        }
+    }
+
     /// Reading `/metrics`: with authentication on, admins only. The
     /// metrics count every team's clusters by phase and every operation's
     /// traffic, which no member or adapter may see of other teams.
@@ -167,6 +178,22 @@ mod tests {
             caller(Role::Adapter, &[]).check_write(),
             Err(ServiceError::Forbidden(_))
         ));
+    }
+
+    #[test]
+    fn who_could_see_a_team() {
+        let alpha = caller(Role::Member, &["alpha"]);
+        assert!(alpha.could_see_team(Some("alpha")));
+        assert!(!alpha.could_see_team(Some("beta")));
+        assert!(!alpha.could_see_team(None));
+        for all in [
+            Caller::Anyone,
+            caller(Role::Admin, &[]),
+            caller(Role::Adapter, &[]),
+        ] {
+            assert!(all.could_see_team(Some("beta")));
+            assert!(all.could_see_team(None));
+        }
     }
 
     #[test]

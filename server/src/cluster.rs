@@ -70,7 +70,8 @@ pub async fn create(
 }
 
 /// Find a cluster by id or name, if `caller` may see it. A hard-deleted
-/// cluster's id is answered with its tombstone's message.
+/// cluster's id is answered with its tombstone's message to callers who
+/// could have seen it, and as not found to everyone else.
 pub async fn find(
     db: &impl ConnectionTrait,
     caller: &Caller,
@@ -78,7 +79,11 @@ pub async fn find(
 ) -> Result<cluster::Model, ServiceError> {
     let row = match lookup(db, cluster::Entity::find(), segment).await? {
         Lookup::Found(row) => row,
-        Lookup::Deleted(id) => return Err(ServiceError::ClusterDeleted(id)),
+        // Only whoever could have seen the cluster learns that it existed.
+        Lookup::Deleted(stone) if caller.could_see_team(stone.team.as_deref()) => {
+            return Err(ServiceError::ClusterDeleted(stone.id));
+        }
+        Lookup::Deleted(_) => return Err(ServiceError::ClusterNotFound(segment.to_string())),
         Lookup::Missing => return Err(ServiceError::ClusterNotFound(segment.to_string())),
     };
     caller.check_cluster(&row)?;

@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hyperfleet_e2e::calls::{
-    api_error, create_cluster_with, create_pool, delete_cluster, expect_error, view_cluster,
+    api_error, create_cluster_with, create_pool, delete_cluster, expect_cluster_deleted,
+    expect_error, expect_pool_deleted, view_cluster,
 };
 use hyperfleet_e2e::fixtures::{RUNNING, cluster_request_at, nodepool_request, report};
 use hyperfleet_e2e::server::server_config;
@@ -29,6 +30,7 @@ on_every_backend!(
     every_endpoint_for_every_caller,
     list_totals_count_only_visible_clusters,
     the_team_label_defaults_and_stays_within_the_callers_teams,
+    tombstones_speak_only_to_who_could_see_the_cluster,
     missing_or_invalid_tokens_are_challenged,
 );
 
@@ -778,6 +780,78 @@ async fn missing_or_invalid_tokens_are_challenged(server: TestServer) {
     assert_eq!(response.status().as_u16(), 200);
     let text = response.text().await.expect("a body");
     assert!(text.contains("hyperfleet_resources{"), "{text}");
+}
+
+/// Remove a cluster at once: delete, then force (no adapters run here).
+async fn remove_cluster(client: &Client, name: &str) {
+    delete_cluster(client, name).await;
+    let forced = client
+        .cluster_delete()
+        .cluster(name)
+        .force(true)
+        .send()
+        .await;
+    assert!(forced.is_ok(), "{name} is removed: {forced:?}");
+}
+
+/// The "has been successfully deleted" answer tells that an id existed, so
+/// it goes only to callers who could have seen the cluster; another team
+/// gets the plain not-found (issue 15, finding 9).
+async fn tombstones_speak_only_to_who_could_see_the_cluster(server: TestServer) {
+    let alpha = client(&server, Who::Alpha);
+    let beta = client(&server, Who::Beta);
+    let gone = create(&alpha, "gone", None).await;
+    remove_cluster(&alpha, "gone").await;
+    for who in [Who::Alpha, Who::Both, Who::Admin, Who::Adapter] {
+        expect_cluster_deleted(&client(&server, who), gone.id).await;
+    }
+    let id = gone.id.to_string();
+    for client in [&beta, &client(&server, Who::Beta)] {
+        let error = expect_error(
+            client.cluster_view().cluster(&id).send().await,
+            404,
+            types::ErrorCode::ClusterNotFound,
+        );
+        assert_eq!(error.message, format!("Cluster {id} not found"));
+        // Every operation on the id says the same.
+        let error = expect_error(
+            client.cluster_status_list().cluster(&id).send().await,
+            404,
+            types::ErrorCode::ClusterNotFound,
+        );
+        assert_eq!(error.message, format!("Cluster {id} not found"));
+    }
+
+    // A node pool's tombstone speaks only within its own cluster.
+    create(&alpha, "kept", None).await;
+    let pool = create_pool(&alpha, "kept", "pool").await;
+    alpha
+        .nodepool_delete()
+        .cluster("kept")
+        .nodepool("pool")
+        .send()
+        .await
+        .expect("the node pool's deletion starts");
+    alpha
+        .nodepool_delete()
+        .cluster("kept")
+        .nodepool("pool")
+        .force(true)
+        .send()
+        .await
+        .expect("the node pool is removed");
+    expect_pool_deleted(&alpha, "kept", pool.id).await;
+    create(&beta, "beta-own", None).await;
+    let error = expect_error(
+        beta.nodepool_view()
+            .cluster("beta-own")
+            .nodepool(pool.id.to_string())
+            .send()
+            .await,
+        404,
+        types::ErrorCode::NodePoolNotFound,
+    );
+    assert!(!error.message.contains("deleted"), "{}", error.message);
 }
 
 /// A server without `--auth`: the API as before, open to anyone.

@@ -142,7 +142,9 @@ pub trait HyperfleetApi {
     /// and adapters clean up, reporting `Finalized=True` at the new
     /// generation. Once every required adapter has, and no node pool is
     /// left, the cluster is removed and a later GET answers 404 "Cluster <id>
-    /// has been successfully deleted"; its name is free again. Deleting a
+    /// has been successfully deleted" (with authentication on, to callers
+    /// who could have seen the cluster; others get the plain not-found); its
+    /// name is free again. Deleting a
     /// `Terminating` cluster again changes nothing. With `force=true`, a
     /// `Terminating` cluster is removed at once, node pools included.
     ///

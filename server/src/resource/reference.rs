@@ -43,8 +43,9 @@ impl Reference {
 /// What looking a resource up by its path segment found.
 pub enum Lookup<R> {
     Found(R),
-    /// The id of a hard-deleted resource: its tombstone remains.
-    Deleted(Uuid),
+    /// The id of a hard-deleted resource: its tombstone remains, saying
+    /// whose it was, so the caller's module decides who may be told.
+    Deleted(tombstone::Model),
     Missing,
 }
 
@@ -64,12 +65,13 @@ pub async fn lookup<R: Row>(
     if let Some(row) = query.one(db).await? {
         return Ok(Lookup::Found(row));
     }
-    match reference {
-        Reference::Id(id) if tombstone::Entity::find_by_id(id).one(db).await?.is_some() => {
-            Ok(Lookup::Deleted(id))
-        }
-        _ => Ok(Lookup::Missing),
-    }
+    let Reference::Id(id) = reference else {
+        return Ok(Lookup::Missing);
+    };
+    Ok(match tombstone::Entity::find_by_id(id).one(db).await? {
+        Some(stone) => Lookup::Deleted(stone),
+        None => Lookup::Missing,
+    })
 }
 
 #[cfg(test)]
