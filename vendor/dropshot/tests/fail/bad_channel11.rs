@@ -1,0 +1,19 @@
+// Copyright 2024 Oxide Computer Company
+
+#![allow(unused_imports)]
+
+use dropshot::channel;
+use dropshot::RequestContext;
+use dropshot::WebsocketConnection;
+
+#[channel {
+    protocol = WEBSOCKETS,
+    path = "/test",
+}]
+async fn bad_channel(
+    _rqctx: RequestContext<()>,
+    _upgraded: WebsocketConnection,
+) {
+}
+
+fn main() {}
