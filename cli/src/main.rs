@@ -15,7 +15,7 @@ use hyperfleet_sdk::Client;
 use hyperfleet_sdk::adapter::AdapterRuntime;
 use hyperfleet_server::auth::{self, Principal, Role, Tokens};
 use hyperfleet_server::{
-    DEFAULT_CLUSTER_ADAPTERS, DEFAULT_NODEPOOL_ADAPTERS, ServerConfig, db, start,
+    DEFAULT_CLUSTER_ADAPTERS, DEFAULT_NODEPOOL_ADAPTERS, Limits, ServerConfig, db, start,
 };
 
 #[derive(Parser)]
@@ -254,6 +254,23 @@ struct ServeArgs {
     /// new`. Without it the API is open to anyone who can reach it.
     #[arg(long, env = "HYPERFLEET_AUTH_FILE")]
     auth: Option<PathBuf>,
+    /// Close a connection that has no request in flight for this long.
+    #[arg(long, env = "HYPERFLEET_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_positive_duration)]
+    idle_timeout: Duration,
+    /// A request's headers must all arrive within this long of their first
+    /// byte, else 408 `RequestTimeout` and the connection is closed.
+    #[arg(long, env = "HYPERFLEET_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_positive_duration)]
+    header_timeout: Duration,
+    /// A request's body must all arrive within this long of the end of its
+    /// headers, else 408 `RequestTimeout` and the connection is closed.
+    #[arg(long, env = "HYPERFLEET_BODY_TIMEOUT", default_value = "30s", value_parser = parse_positive_duration)]
+    body_timeout: Duration,
+    /// Most open client connections. At the cap a new connection closes the
+    /// oldest one without a request in flight (503 `Unavailable` if every
+    /// one is busy). Lowered to fit the file limit, whose soft value is
+    /// raised to the hard one at start.
+    #[arg(long, env = "HYPERFLEET_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
 }
 
 #[tokio::main]
@@ -294,6 +311,12 @@ fn server_config(args: &ServeArgs) -> Result<ServerConfig> {
         cluster_adapters: split_list(&args.cluster_adapters),
         nodepool_adapters: split_list(&args.nodepool_adapters),
         auth,
+        limits: Limits {
+            idle_timeout: args.idle_timeout,
+            header_timeout: args.header_timeout,
+            body_timeout: args.body_timeout,
+            max_connections: args.max_connections as usize,
+        },
     })
 }
 
@@ -384,6 +407,14 @@ async fn adapter(args: AdapterArgs) -> Result<()> {
 }
 
 /// `500ms`, `2s`, `30m`, `1h`.
+/// A duration that is more than zero.
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err(format!("{text:?}: must be more than zero")),
+        duration => Ok(duration),
+    }
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let split = text
         .find(|c: char| !c.is_ascii_digit())

@@ -169,3 +169,48 @@ pub fn is_unavailable(error: &DbErr) -> bool {
         _ => false,
     }
 }
+
+/// What the connection layer (`listener.rs`) answers by itself, around
+/// dropshot rather than from an operation; its codes are picked here too.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    /// The request's headers did not all arrive within the header timeout.
+    #[error("the request's headers did not arrive within {0} s; closing the connection")]
+    HeaderTimeout(u64),
+    /// The request's body did not all arrive within the body timeout.
+    #[error("the request's body did not arrive within {0} s; closing the connection")]
+    BodyTimeout(u64),
+    /// Every connection the server allows is busy with a request.
+    #[error("the server is at its connection limit with every connection busy; retry later")]
+    AtCapacity,
+    /// An answer hyper or dropshot made with a status and its own body (or
+    /// none): an unknown path, bad percent-encoding, an unknown method, a
+    /// request line or headers past hyper's limits.
+    #[error("{message}")]
+    Framework { status: u16, message: String },
+}
+
+impl ConnectionError {
+    /// The answer in the API's error shape. Its status is the code's
+    /// (`ErrorCode::status`), which for `Framework` is the status given
+    /// except where no code has it (a 4xx without one becomes 400
+    /// `BadRequest`).
+    pub fn into_api(self, request_id: &str) -> Error {
+        let code = match &self {
+            Self::HeaderTimeout(_) | Self::BodyTimeout(_) => ErrorCode::RequestTimeout,
+            Self::AtCapacity => ErrorCode::Unavailable,
+            Self::Framework { status, .. } => match status {
+                404 => ErrorCode::NotFound,
+                405 => ErrorCode::MethodNotAllowed,
+                408 => ErrorCode::RequestTimeout,
+                413 => ErrorCode::PayloadTooLarge,
+                414 => ErrorCode::UriTooLong,
+                431 => ErrorCode::HeadersTooLarge,
+                503 => ErrorCode::Unavailable,
+                500..=599 => ErrorCode::InternalError,
+                _ => ErrorCode::BadRequest,
+            },
+        };
+        Error::new(code, self.to_string()).with_request_id(request_id)
+    }
+}

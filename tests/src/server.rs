@@ -166,6 +166,7 @@ pub fn server_config(database_url: String) -> ServerConfig {
         cluster_adapters: adapters(hyperfleet_server::DEFAULT_CLUSTER_ADAPTERS),
         nodepool_adapters: adapters(hyperfleet_server::DEFAULT_NODEPOOL_ADAPTERS),
         auth: None,
+        limits: hyperfleet_server::Limits::default(),
     }
 }
 
