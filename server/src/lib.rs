@@ -22,14 +22,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use dropshot::{ConfigDropshot, ServerBuilder};
-use sea_orm::DatabaseConnection;
 use hyperfleet_api::{MAX_REQUEST_BODY_BYTES, hyperfleet_api_mod};
+use sea_orm::DatabaseConnection;
 
 use crate::auth::Tokens;
 use crate::context::ServerContext;
 use crate::http_entrypoints::HyperfleetApiImpl;
-use crate::listener::Listener;
 pub use crate::listener::Limits;
+use crate::listener::Listener;
 use crate::metrics::Metrics;
 
 /// Adapters a cluster needs by default: validation, then DNS, then the

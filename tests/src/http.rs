@@ -117,7 +117,10 @@ pub async fn raw_exchange(addr: std::net::SocketAddr, request: &[u8]) -> (u16, V
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
         .expect("the server accepts");
-    stream.write_all(request).await.expect("the request is sent");
+    stream
+        .write_all(request)
+        .await
+        .expect("the request is sent");
     read_answer(&mut stream).await
 }
 
@@ -131,7 +134,10 @@ pub async fn read_answer(stream: &mut tokio::net::TcpStream) -> (u16, Value) {
         stream.read_to_end(&mut bytes),
     )
     .await;
-    assert!(read.is_ok(), "the server closes the connection after answering");
+    assert!(
+        read.is_ok(),
+        "the server closes the connection after answering"
+    );
     let text = String::from_utf8_lossy(&bytes);
     let status = text
         .get(9..12)
@@ -144,7 +150,13 @@ pub async fn read_answer(stream: &mut tokio::net::TcpStream) -> (u16, Value) {
 /// Check `body` is the error shape with `code`, quoting a request id.
 pub fn assert_error_shape(body: &Value, code: &str) {
     assert_eq!(body["error"], code, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
-    assert!(body["request_id"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["request_id"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     assert_eq!(body["details"], serde_json::json!([]), "{body}");
 }

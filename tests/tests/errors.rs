@@ -327,10 +327,34 @@ async fn framework_answers_have_the_error_shape(server: TestServer) {
     let method = |m: &str| reqwest::Method::from_bytes(m.as_bytes()).expect("a method");
     for (method, path, status, code, allow) in [
         (method("GET"), "/nope".to_string(), 404, "NotFound", None),
-        (method("POST"), format!("{CLUSTERS}/x/y/z"), 404, "NotFound", None),
-        (method("GET"), format!("{CLUSTERS}/%FF"), 400, "BadRequest", None),
-        (method("TRACE"), CLUSTERS.to_string(), 405, "MethodNotAllowed", Some("GET, POST")),
-        (method("FOO"), "/healthz".to_string(), 405, "MethodNotAllowed", Some("GET")),
+        (
+            method("POST"),
+            format!("{CLUSTERS}/x/y/z"),
+            404,
+            "NotFound",
+            None,
+        ),
+        (
+            method("GET"),
+            format!("{CLUSTERS}/%FF"),
+            400,
+            "BadRequest",
+            None,
+        ),
+        (
+            method("TRACE"),
+            CLUSTERS.to_string(),
+            405,
+            "MethodNotAllowed",
+            Some("GET, POST"),
+        ),
+        (
+            method("FOO"),
+            "/healthz".to_string(),
+            405,
+            "MethodNotAllowed",
+            Some("GET"),
+        ),
     ] {
         let response = http
             .request(method.clone(), format!("http://{addr}{path}"))
@@ -365,7 +389,9 @@ async fn framework_answers_have_the_error_shape(server: TestServer) {
     let long_uri = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
     let many_headers = format!(
         "GET /healthz HTTP/1.1\r\nHost: x\r\n{}\r\n",
-        (0..120).map(|i| format!("x-h{i}: v\r\n")).collect::<String>()
+        (0..120)
+            .map(|i| format!("x-h{i}: v\r\n"))
+            .collect::<String>()
     );
     for (request, status, code) in [
         (long_uri, 414, "UriTooLong"),
