@@ -1457,7 +1457,7 @@ pub mod types {
         PayloadTooLarge,
         ///500: the server failed; the log has the details, the answer does not.
         InternalError,
-        ///503: a dependency (the database) is unreachable; retry later.
+        ///503: a dependency (the database) is unreachable, or the server is at its connection cap; retry later.
         Unavailable,
     }
     impl ::std::fmt::Display for ErrorCode {
