@@ -141,9 +141,12 @@ fn control_plane(result: anyhow::Result<()>) -> Result<(), commands::api::Failur
 fn init_tracing(format: LogFormat, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    // Every format goes through the escaping writer: a value from a request
+    // (a label key, a path) must not be able to forge a log line or write a
+    // NUL, whatever the format does or does not escape itself.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| hyperfleet_server::logging::Escaping(std::io::stderr()));
     match format {
         LogFormat::Pretty => builder.init(),
         LogFormat::Json => builder.json().init(),

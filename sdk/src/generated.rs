@@ -139,15 +139,15 @@ pub mod types {
     pub struct AdapterStatusReport {
         ///The reporting adapter's name: 1-63 lowercase letters, digits or `-`.
         pub adapter: AdapterStatusReportAdapter,
-        ///The conditions; `Applied`, `Available` and `Health` are required, and each type may appear once.
+        ///The conditions; `Applied`, `Available` and `Health` are required, each type may appear once, and a report has at most 32 (more is 400 `ValidationFailed` on `conditions`).
         pub conditions: ::std::vec::Vec<ConditionReport>,
-        ///Adapter-specific results, kept as given: at most 64 KiB of JSON, nested at most 10 levels deep.
+        ///Adapter-specific results, kept as given: at most 64 KiB of JSON, nested at most 10 levels deep, with no NUL (U+0000) in any key or string, which not every backend can store.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub data: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///A one-line summary; when absent, the message of the condition that decided the adapter's phase is shown.
+        ///A one-line summary (at most 4096 characters, no NUL); when absent, the message of the condition that decided the adapter's phase is shown.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<AdapterStatusReportMessage>,
-        ///Adapter-specific bookkeeping, kept as given: at most 16 KiB of JSON, nested at most 10 levels deep.
+        ///Adapter-specific bookkeeping, kept as given: at most 16 KiB of JSON, nested at most 10 levels deep, with no NUL (U+0000) in any key or string.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///The resource generation this report describes. Above the resource's generation: 409 `GenerationConflict`; below what this adapter already reported: 409 `StaleStatus`, and nothing is stored.
@@ -222,7 +222,7 @@ pub mod types {
                 })
         }
     }
-    ///A one-line summary; when absent, the message of the condition that decided the adapter's phase is shown.
+    ///A one-line summary (at most 4096 characters, no NUL); when absent, the message of the condition that decided the adapter's phase is shown.
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct AdapterStatusReportMessage(::std::string::String);
@@ -1222,10 +1222,10 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct ConditionReport {
-        ///A human-readable explanation (at most 4096 characters).
+        ///A human-readable explanation (at most 4096 characters, no NUL).
         #[serde(default = "defaults::condition_report_message")]
         pub message: ConditionReportMessage,
-        ///A short machine-readable reason, in CamelCase (at most 256 characters).
+        ///A short machine-readable reason, in CamelCase (at most 256 characters, no NUL).
         #[serde(default = "defaults::condition_report_reason")]
         pub reason: ConditionReportReason,
         ///Whether the condition holds.
@@ -1239,7 +1239,7 @@ pub mod types {
             Default::default()
         }
     }
-    ///A human-readable explanation (at most 4096 characters).
+    ///A human-readable explanation (at most 4096 characters, no NUL).
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct ConditionReportMessage(::std::string::String);
@@ -1298,7 +1298,7 @@ pub mod types {
                 })
         }
     }
-    ///A short machine-readable reason, in CamelCase (at most 256 characters).
+    ///A short machine-readable reason, in CamelCase (at most 256 characters, no NUL).
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct ConditionReportReason(::std::string::String);
@@ -1509,7 +1509,7 @@ pub mod types {
     pub enum ErrorCode {
         ///400: a field of the request has a value the API does not accept.
         ValidationFailed,
-        ///400: the request could not be read at all (malformed JSON, wrong content type, bad query string).
+        ///400: the request could not be read at all (malformed JSON, a body that is more than one JSON value, wrong content type, bad query string).
         BadRequest,
         ///401: the request carries no valid credentials.
         Unauthenticated,
@@ -1539,7 +1539,7 @@ pub mod types {
         PayloadTooLarge,
         ///500: the server failed; the log has the details, the answer does not.
         InternalError,
-        ///503: a dependency (the database) is unreachable; retry later.
+        ///503: a dependency (the database) is unreachable, or the server is at its connection cap; retry later.
         Unavailable,
     }
     impl ::std::fmt::Display for ErrorCode {
@@ -5373,7 +5373,7 @@ Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 
 Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
 ```ignore
 let response = client.cluster_view()
     .cluster(cluster)
@@ -5385,14 +5385,14 @@ let response = client.cluster_view()
     }
     /**Delete a cluster and its node pools
 
-The cluster and its node pools become `Terminating` (generation + 1) and adapters clean up, reporting `Finalized=True` at the new generation. Once every required adapter has, and no node pool is left, the cluster is removed and a later GET answers 404 "Cluster <id> has been successfully deleted"; its name is free again. Deleting a `Terminating` cluster again changes nothing. With `force=true`, a `Terminating` cluster is removed at once, node pools included.
+The cluster and its node pools become `Terminating` (generation + 1) and adapters clean up, reporting `Finalized=True` at the new generation. Once every required adapter has, and no node pool is left, the cluster is removed and a later GET answers 404 "Cluster <id> has been successfully deleted" (with authentication on, to callers who could have seen the cluster; others get the plain not-found); its name is free again. Deleting a `Terminating` cluster again changes nothing. With `force=true`, a `Terminating` cluster is removed at once, node pools included.
 
 Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster, or an adapter token), 404 `ClusterNotFound`, 409 `ResourceNotTerminating` (force on a cluster that is not being deleted), 503 `Unavailable`.
 
 Sends a `DELETE` request to `/api/hyperfleet/v1/clusters/{cluster}`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
 - `force`: Remove a resource that is already `Terminating` at once, with its node pools and statuses, without waiting for adapters to finalize. On any other resource: 409 `ResourceNotTerminating`.
 ```ignore
 let response = client.cluster_delete()
@@ -5413,7 +5413,7 @@ Errors: 400 `ValidationFailed` (including a `name` or unknown field), 401 `Unaut
 Sends a `PATCH` request to `/api/hyperfleet/v1/clusters/{cluster}`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
 - `body`
 ```ignore
 let response = client.cluster_update()
@@ -5434,7 +5434,7 @@ Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter, named in `
 Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
 - `condition`: Resource conditions: comma-separated `Type:Status` terms, each of which must hold. Types: `Reconciled`, `LastKnownReconciled`, `AllAdaptersReady`, `ValidationPassed`, `Degraded`; statuses: `True`, `False`, `Unknown`. Example: `Reconciled:False`.
 - `labels`: Label selector: comma-separated `key:value` pairs, each of which must match; a bare `key` matches node pools that have the key.
 - `name`: Exact name, or a glob when it contains `*` (any run of characters).
@@ -5465,7 +5465,7 @@ Errors: 400 `ValidationFailed`, 400 `BadRequest`, 401 `Unauthenticated`, 403 `Pe
 Sends a `POST` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
 - `body`
 ```ignore
 let response = client.nodepool_create()
@@ -5484,8 +5484,8 @@ Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 
 Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
-- `nodepool`: The node pool's id or its name (names are unique within a cluster).
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
+- `nodepool`: The node pool's id (a hyphenated UUID) or its name (names are unique within a cluster).
 ```ignore
 let response = client.nodepool_view()
     .cluster(cluster)
@@ -5505,8 +5505,8 @@ Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster, o
 Sends a `DELETE` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
-- `nodepool`: The node pool's id or its name (names are unique within a cluster).
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
+- `nodepool`: The node pool's id (a hyphenated UUID) or its name (names are unique within a cluster).
 - `force`: Remove a resource that is already `Terminating` at once, with its node pools and statuses, without waiting for adapters to finalize. On any other resource: 409 `ResourceNotTerminating`.
 ```ignore
 let response = client.nodepool_delete()
@@ -5526,8 +5526,8 @@ Errors: 400 `ValidationFailed`, 401 `Unauthenticated`, 403 `PermissionDenied` (a
 Sends a `PATCH` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
-- `nodepool`: The node pool's id or its name (names are unique within a cluster).
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
+- `nodepool`: The node pool's id (a hyphenated UUID) or its name (names are unique within a cluster).
 - `body`
 ```ignore
 let response = client.nodepool_update()
@@ -5547,8 +5547,8 @@ Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 
 Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}/statuses`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
-- `nodepool`: The node pool's id or its name (names are unique within a cluster).
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
+- `nodepool`: The node pool's id (a hyphenated UUID) or its name (names are unique within a cluster).
 ```ignore
 let response = client.nodepool_status_list()
     .cluster(cluster)
@@ -5559,15 +5559,17 @@ let response = client.nodepool_status_list()
     pub fn nodepool_status_list(&self) -> builder::NodepoolStatusList<'_> {
         builder::NodepoolStatusList::new(self)
     }
-    /**Report an adapter's status on a node pool; as for clusters
+    /**Report an adapter's status on a node pool; as for clusters, with the
+
+same limits (32 conditions per report, 64 distinct adapters per node pool, required adapters always fit).
 
 Errors: 400 `ValidationFailed`, 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 409 `GenerationConflict`, 409 `StaleStatus`, 503 `Unavailable`.
 
 Sends a `PUT` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}/statuses`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
-- `nodepool`: The node pool's id or its name (names are unique within a cluster).
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
+- `nodepool`: The node pool's id (a hyphenated UUID) or its name (names are unique within a cluster).
 - `body`
 ```ignore
 let response = client.nodepool_status_report()
@@ -5589,7 +5591,7 @@ Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 
 Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/statuses`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
 ```ignore
 let response = client.cluster_status_list()
     .cluster(cluster)
@@ -5603,12 +5605,14 @@ let response = client.cluster_status_list()
 
 Upserts the adapter's entry (one per adapter name) and recomputes the cluster's phase in the same transaction. The API sets each condition's `last_transition_time`, keeping it while the status stays the same.
 
+Limits: at most 32 conditions per report, and at most 64 distinct adapters reporting on one resource. Room is always kept for the required adapters that have not reported yet; a report from a new adapter that would take it is 400 `ValidationFailed` on `adapter`, and adapters that already reported keep reporting.
+
 Errors: 400 `ValidationFailed`, 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`, 409 `GenerationConflict` (observed_generation above the cluster's), 409 `StaleStatus` (below what this adapter already reported; nothing is stored), 503 `Unavailable`.
 
 Sends a `PUT` request to `/api/hyperfleet/v1/clusters/{cluster}/statuses`
 
 Arguments:
-- `cluster`: The cluster's id or its name.
+- `cluster`: The cluster's id (a hyphenated UUID) or its name.
 - `body`
 ```ignore
 let response = client.cluster_status_report()

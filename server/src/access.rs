@@ -49,6 +49,30 @@ impl Caller {
         }
     }
 
+    /// Could the caller see a cluster whose `team` label was `team` (`None`:
+    /// none, or not known)? Callers who see every cluster could; a member
+    /// only one of its teams'. Decides who learns that a deleted cluster
+    /// existed.
+    pub fn could_see_team(&self, team: Option<&str>) -> bool {
+        match self.scope() {
+            Scope::All => true,
+            Scope::Teams(teams) => team.is_some_and(|team| teams.iter().any(|t| t == team)),
+        }
+    }
+
+    /// Reading `/metrics`: with authentication on, admins only. The
+    /// metrics count every team's clusters by phase and every operation's
+    /// traffic, which no member or adapter may see of other teams.
+    pub fn check_admin(&self) -> Result<(), ServiceError> {
+        match self {
+            Caller::Anyone => Ok(()),
+            Caller::Principal(p) if p.role == Role::Admin => Ok(()),
+            Caller::Principal(_) => Err(ServiceError::Forbidden(
+                "metrics cover every team: they need an admin token".to_string(),
+            )),
+        }
+    }
+
     /// Reading a cluster, changing it, or anything inside it (node pools,
     /// statuses): a member only on its teams' clusters.
     pub fn check_cluster(&self, row: &cluster::Model) -> Result<(), ServiceError> {
@@ -154,6 +178,34 @@ mod tests {
             caller(Role::Adapter, &[]).check_write(),
             Err(ServiceError::Forbidden(_))
         ));
+    }
+
+    #[test]
+    fn who_could_see_a_team() {
+        let alpha = caller(Role::Member, &["alpha"]);
+        assert!(alpha.could_see_team(Some("alpha")));
+        assert!(!alpha.could_see_team(Some("beta")));
+        assert!(!alpha.could_see_team(None));
+        for all in [
+            Caller::Anyone,
+            caller(Role::Admin, &[]),
+            caller(Role::Adapter, &[]),
+        ] {
+            assert!(all.could_see_team(Some("beta")));
+            assert!(all.could_see_team(None));
+        }
+    }
+
+    #[test]
+    fn metrics_are_for_admins_when_auth_is_on() {
+        assert!(Caller::Anyone.check_admin().is_ok());
+        assert!(caller(Role::Admin, &[]).check_admin().is_ok());
+        for other in [caller(Role::Member, &["alpha"]), caller(Role::Adapter, &[])] {
+            assert!(matches!(
+                other.check_admin(),
+                Err(ServiceError::Forbidden(_))
+            ));
+        }
     }
 
     #[test]

@@ -239,6 +239,10 @@ pub enum Rejection {
     Missing,
     /// An `Authorization` header that is not `Bearer <token>`.
     Malformed,
+    /// More than one `Authorization` header. Which one would count is up to
+    /// each proxy and server on the way, so a request that carries two is
+    /// refused rather than judged by whichever comes first.
+    Repeated,
     /// A bearer token that is not in the auth file.
     Unknown,
 }
@@ -251,6 +255,7 @@ impl Rejection {
                 "missing bearer token: send the header `Authorization: Bearer <token>`"
             }
             Rejection::Malformed => "the Authorization header must be `Bearer <token>`",
+            Rejection::Repeated => "send exactly one Authorization header",
             Rejection::Unknown => "invalid bearer token",
         }
     }
@@ -263,6 +268,8 @@ impl Rejection {
             Rejection::Malformed | Rejection::Unknown => {
                 r#"Bearer realm="hyperfleet", error="invalid_token""#
             }
+            // RFC 6750 section 3.1: a request that repeats a parameter.
+            Rejection::Repeated => r#"Bearer realm="hyperfleet", error="invalid_request""#,
         }
     }
 }
@@ -286,9 +293,11 @@ pub fn authenticate(
     let Some(tokens) = tokens else {
         return Ok(Caller::Anyone);
     };
-    let value = headers
-        .get(http::header::AUTHORIZATION)
-        .ok_or(Rejection::Missing)?;
+    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+    let value = values.next().ok_or(Rejection::Missing)?;
+    if values.next().is_some() {
+        return Err(Rejection::Repeated);
+    }
     let text = value.to_str().map_err(|_| Rejection::Malformed)?;
     let (scheme, token) = text.split_once(' ').ok_or(Rejection::Malformed)?;
     // The scheme is case-insensitive (RFC 9110 section 11.1).
@@ -496,6 +505,21 @@ mod tests {
             caller(&headers("Bearer bob-token")).err(),
             Some(Rejection::Unknown)
         );
+        // Two headers are refused whichever of them is valid, in either order.
+        for pair in [
+            ["Bearer alice-token", "junk"],
+            ["junk", "Bearer alice-token"],
+            ["Bearer alice-token", "Bearer alice-token"],
+        ] {
+            let mut twice = http::HeaderMap::new();
+            for value in pair {
+                twice.append(
+                    http::header::AUTHORIZATION,
+                    http::HeaderValue::from_static(value),
+                );
+            }
+            assert_eq!(caller(&twice).err(), Some(Rejection::Repeated), "{pair:?}");
+        }
         // Without an auth file nobody is asked.
         assert!(matches!(
             authenticate(None, &http::HeaderMap::new()),

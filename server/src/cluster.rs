@@ -28,7 +28,12 @@ pub async fn create(
     mut request: ClusterCreateRequest,
 ) -> Result<Cluster, ServiceError> {
     caller.check_write()?;
+    // Value rules before the team rules, as a PATCH checks them
+    // (`update::apply`), so a malformed team label is 400 on both and only a
+    // well-formed team the caller is not in is 403.
+    validation::check_cluster_create(&request)?;
     caller.assign_team(&mut request.labels)?;
+    // Again: a team filled in by default may be one label too many.
     validation::check_cluster_create(&request)?;
     let now = now();
     let (phase, message, conditions) = settle::initial(ctx, Kind::Cluster, now);
@@ -67,7 +72,8 @@ pub async fn create(
 }
 
 /// Find a cluster by id or name, if `caller` may see it. A hard-deleted
-/// cluster's id is answered with its tombstone's message.
+/// cluster's id is answered with its tombstone's message to callers who
+/// could have seen it, and as not found to everyone else.
 pub async fn find(
     db: &impl ConnectionTrait,
     caller: &Caller,
@@ -75,7 +81,11 @@ pub async fn find(
 ) -> Result<cluster::Model, ServiceError> {
     let row = match lookup(db, cluster::Entity::find(), segment).await? {
         Lookup::Found(row) => row,
-        Lookup::Deleted(id) => return Err(ServiceError::ClusterDeleted(id)),
+        // Only whoever could have seen the cluster learns that it existed.
+        Lookup::Deleted(stone) if caller.could_see_team(stone.team.as_deref()) => {
+            return Err(ServiceError::ClusterDeleted(stone.id));
+        }
+        Lookup::Deleted(_) => return Err(ServiceError::ClusterNotFound(segment.to_string())),
         Lookup::Missing => return Err(ServiceError::ClusterNotFound(segment.to_string())),
     };
     caller.check_cluster(&row)?;

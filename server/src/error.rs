@@ -59,6 +59,19 @@ pub enum ServiceError {
     /// adapter has finalized it.
     #[error("the resource is being deleted: reports must carry a Finalized condition")]
     FinalizedRequired,
+    /// A report from a new adapter on a resource that already keeps the
+    /// reports of as many adapters as it may (room for the required ones
+    /// that have not reported yet included).
+    #[error(
+        "{kind} {id} already keeps the reports of {limit} adapters, the most one resource \
+         may have (required adapters always fit); adapter {adapter} cannot add another"
+    )]
+    TooManyAdapters {
+        kind: &'static str,
+        id: uuid::Uuid,
+        adapter: String,
+        limit: usize,
+    },
     /// The readiness probe could not reach the database.
     #[error("the database is unreachable")]
     DatabaseUnreachable,
@@ -85,8 +98,18 @@ impl ServiceError {
         if let Self::Invalid(error) = self {
             return error.with_request_id(request_id);
         }
+        // A limit of the contract, so a 400 on the field that hits it rather
+        // than a new code, which the released contract's clients would not
+        // know.
+        if let Self::TooManyAdapters { .. } = &self {
+            return Error::validation(vec![hyperfleet_api::FieldError {
+                field: "adapter".into(),
+                message: self.to_string(),
+            }])
+            .with_request_id(request_id);
+        }
         let code = match &self {
-            Self::Invalid(_) => ErrorCode::ValidationFailed,
+            Self::Invalid(_) | Self::TooManyAdapters { .. } => ErrorCode::ValidationFailed,
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
             Self::ClusterNotFound(_) | Self::ClusterDeleted(_) => ErrorCode::ClusterNotFound,
             Self::NodePoolNotFound { .. } | Self::NodePoolDeleted(_) => ErrorCode::NodePoolNotFound,
@@ -144,5 +167,50 @@ pub fn is_unavailable(error: &DbErr) -> bool {
         },
         DbErr::Conn(_) => true,
         _ => false,
+    }
+}
+
+/// What the connection layer (`listener.rs`) answers by itself, around
+/// dropshot rather than from an operation; its codes are picked here too.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    /// The request's headers did not all arrive within the header timeout.
+    #[error("the request's headers did not arrive within {0} s; closing the connection")]
+    HeaderTimeout(u64),
+    /// The request's body did not all arrive within the body timeout.
+    #[error("the request's body did not arrive within {0} s; closing the connection")]
+    BodyTimeout(u64),
+    /// Every connection the server allows is busy with a request.
+    #[error("the server is at its connection limit with every connection busy; retry later")]
+    AtCapacity,
+    /// An answer hyper or dropshot made with a status and its own body (or
+    /// none): an unknown path, bad percent-encoding, an unknown method, a
+    /// request line or headers past hyper's limits.
+    #[error("{message}")]
+    Framework { status: u16, message: String },
+}
+
+impl ConnectionError {
+    /// The answer in the API's error shape. Its status is the code's
+    /// (`ErrorCode::status`), which for `Framework` is the status given
+    /// except where no code has it (a 4xx without one becomes 400
+    /// `BadRequest`).
+    pub fn into_api(self, request_id: &str) -> Error {
+        let code = match &self {
+            Self::HeaderTimeout(_) | Self::BodyTimeout(_) => ErrorCode::RequestTimeout,
+            Self::AtCapacity => ErrorCode::Unavailable,
+            Self::Framework { status, .. } => match status {
+                404 => ErrorCode::NotFound,
+                405 => ErrorCode::MethodNotAllowed,
+                408 => ErrorCode::RequestTimeout,
+                413 => ErrorCode::PayloadTooLarge,
+                414 => ErrorCode::UriTooLong,
+                431 => ErrorCode::HeadersTooLarge,
+                503 => ErrorCode::Unavailable,
+                500..=599 => ErrorCode::InternalError,
+                _ => ErrorCode::BadRequest,
+            },
+        };
+        Error::new(code, self.to_string()).with_request_id(request_id)
     }
 }

@@ -16,7 +16,7 @@ use crate::auth::Caller;
 use crate::context::ServerContext;
 use crate::error::ServiceError;
 use crate::status::{self, Subject};
-use crate::{cluster, nodepool};
+use crate::{cluster, metrics, nodepool};
 
 /// The contract this server implements, served at `/openapi.yaml`.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
@@ -316,15 +316,14 @@ impl HyperfleetApi for HyperfleetApiImpl {
 
     async fn metrics_view(
         rqctx: RequestContext<ServerContext>,
-    ) -> Result<http::Response<dropshot::Body>, Error> {
+    ) -> Result<Guarded<http::Response<dropshot::Body>>, Error> {
+        let caller = caller!(rqctx);
         let ctx = rqctx.context();
-        let text = ctx
-            .metrics
-            .render(&ctx.db)
+        let text = metrics::view(&ctx.metrics, &ctx.db, &caller)
             .await
-            .map_err(ServiceError::from)
             .answer(&rqctx)?;
-        text_response("text/plain; version=0.0.4", text.into()).answer(&rqctx)
+        let response = text_response("text/plain; version=0.0.4", text.into()).answer(&rqctx)?;
+        Ok(response.into())
     }
 
     async fn openapi_view(

@@ -12,6 +12,7 @@ pub mod db;
 pub mod docs;
 pub mod error;
 pub mod http_entrypoints;
+pub mod listener;
 pub mod logging;
 pub mod metrics;
 pub mod nodepool;
@@ -22,13 +23,16 @@ pub mod status;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use dropshot::{ConfigDropshot, HttpServer, ServerBuilder};
+use dropshot::{ConfigDropshot, ServerBuilder};
 use hyperfleet_api::{MAX_REQUEST_BODY_BYTES, hyperfleet_api_mod};
+use sea_orm::DatabaseConnection;
 
 use crate::aggregation::AggregationConfig;
 use crate::auth::Tokens;
 use crate::context::ServerContext;
 use crate::http_entrypoints::HyperfleetApiImpl;
+pub use crate::listener::Limits;
+use crate::listener::Listener;
 use crate::metrics::Metrics;
 
 /// Everything `serve` needs to know.
@@ -44,6 +48,8 @@ pub struct ServerConfig {
     /// The bearer tokens that may call (`--auth FILE`); `None` leaves the
     /// API open to anyone who can reach it.
     pub auth: Option<Tokens>,
+    /// Connection timeouts and the connection cap.
+    pub limits: Limits,
 }
 
 /// Why the server could not start.
@@ -61,28 +67,31 @@ pub enum StartError {
     Auth(String),
 }
 
-/// A running server.
+/// A running server. Dropping it stops accepting and closes connections
+/// once their requests are done.
 pub struct RunningServer {
-    server: HttpServer<ServerContext>,
+    listener: Listener,
+    local_addr: SocketAddr,
+    db: DatabaseConnection,
 }
 
 impl RunningServer {
     /// The address it listens on (useful after binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr()
+        self.local_addr
     }
 
     /// Stop accepting, let in-flight requests finish, close the pool.
     pub async fn stop(self) -> Result<(), String> {
-        let db = self.server.app_private().db.clone();
-        self.server.close().await?;
-        db.close().await.map_err(|e| e.to_string())
+        self.listener.stop().await;
+        self.db.close().await.map_err(|e| e.to_string())
     }
 
-    /// Resolves when the server has stopped on its own (it only does on a
-    /// fatal error).
+    /// Resolves when the server has stopped on its own (it does not today:
+    /// the accept loop retries every error).
     pub async fn stopped(&self) -> Result<(), String> {
-        self.server.wait_for_shutdown().await
+        self.listener.stopped().await;
+        Ok(())
     }
 }
 
@@ -111,9 +120,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             config.listen
         ),
     }
-    let metrics = Arc::new(Metrics::new(operations));
+    let metrics = Arc::new(Metrics::new(operations.clone()));
+    let tokens = config.auth.clone();
     let context = ServerContext {
-        db,
+        db: db.clone(),
         aggregation: config.aggregation,
         metrics: metrics.clone(),
         tokens: config.auth,
@@ -123,9 +133,31 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         default_request_body_max_bytes: MAX_REQUEST_BODY_BYTES,
         ..ConfigDropshot::default()
     };
-    let server = ServerBuilder::new(api, context, logging::dropshot_logger(metrics))
+    // Dropshot routes and handles requests; the connections are ours
+    // (listener.rs): dropshot's own accept loop has no timeouts or cap.
+    let parts = ServerBuilder::new(api, context, logging::dropshot_logger(metrics))
         .config(dropshot_config)
-        .start()
-        .map_err(|e| StartError::Http(e.to_string()))?;
-    Ok(RunningServer { server })
+        .build_starter()
+        .map_err(|e| StartError::Http(e.to_string()))?
+        .into_parts()
+        .ok_or_else(|| StartError::Http("TLS is not supported".into()))?;
+    let local_addr = parts.local_addr;
+    let limits = Limits {
+        max_connections: listener::fit_file_limit(config.limits.max_connections),
+        ..config.limits
+    };
+    tracing::info!(
+        %local_addr,
+        max_connections = limits.max_connections,
+        idle_timeout_s = limits.idle_timeout.as_secs_f64(),
+        header_timeout_s = limits.header_timeout.as_secs_f64(),
+        body_timeout_s = limits.body_timeout.as_secs_f64(),
+        "listening"
+    );
+    let listener = Listener::spawn(parts, limits, tokens, operations);
+    Ok(RunningServer {
+        listener,
+        local_addr,
+        db,
+    })
 }

@@ -15,7 +15,9 @@ use hyperfleet_api::Phase;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{DatabaseConnection, EntityTrait, QuerySelect};
 
+use crate::auth::Caller;
 use crate::db::entities::{cluster, nodepool};
+use crate::error::ServiceError;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 13] = [
@@ -186,6 +188,18 @@ fn render_pool(out: &mut String, db: &DatabaseConnection) {
         "hyperfleet_db_pool_connections{{state=\"in_use\"}} {}",
         size.saturating_sub(idle)
     );
+}
+
+/// The text of `/metrics`, for a caller who may read it (see
+/// [`Caller::check_admin`]). Takes the metrics and the database rather than
+/// the server context, which holds the metrics: no import cycle.
+pub async fn view(
+    metrics: &Metrics,
+    db: &DatabaseConnection,
+    caller: &Caller,
+) -> Result<String, ServiceError> {
+    caller.check_admin()?;
+    Ok(metrics.render(db).await?)
 }
 
 async fn render_phases(out: &mut String, db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {

@@ -91,8 +91,16 @@ pub async fn find(
     let in_cluster = nodepool::Entity::find().filter(nodepool::Column::ClusterId.eq(parent.id));
     match lookup(db, in_cluster, segment).await? {
         Lookup::Found(row) => Ok(row),
-        Lookup::Deleted(id) => Err(ServiceError::NodePoolDeleted(id)),
-        Lookup::Missing => Err(ServiceError::NodePoolNotFound {
+        // A node pool of this cluster (which the caller may see); the
+        // tombstone of another cluster's node pool says nothing here.
+        // Tombstones older than their cluster id go to full-scope callers.
+        Lookup::Deleted(stone)
+            if stone.cluster_id == Some(parent.id)
+                || (stone.cluster_id.is_none() && caller.could_see_team(None)) =>
+        {
+            Err(ServiceError::NodePoolDeleted(stone.id))
+        }
+        Lookup::Deleted(_) | Lookup::Missing => Err(ServiceError::NodePoolNotFound {
             cluster: cluster_segment.to_string(),
             nodepool: segment.to_string(),
         }),

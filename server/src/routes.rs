@@ -2,8 +2,8 @@
 //!
 //! Dropshot's router would answer 405 in its own body shape; registering a
 //! handler for every missing method of every path gives the API's error
-//! shape and an `Allow` header instead. (An unknown path still gets
-//! dropshot's 404 body: the router offers no fallback for those.)
+//! shape and an `Allow` header instead. (Dropshot's own 404 and its 405 for
+//! other methods are rewritten by `listener.rs`, which asks [`allow`] here.)
 
 use std::collections::BTreeMap;
 
@@ -134,4 +134,30 @@ fn method_not_allowed(
         .header(http::header::ALLOW, allow)
         .body(body.into())
         .map_err(|e| Error::new(ErrorCode::InternalError, e.to_string()))
+}
+
+/// The `Allow` header for a concrete `path`, if it matches a known path
+/// template (a `{variable}` matches any one segment): for the methods
+/// dropshot answers 405 itself (HEAD, TRACE, unknown ones).
+pub fn allow(operations: &[(Method, String, String)], path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let matches = |template: &str| {
+        let parts: Vec<&str> = template.split('/').collect();
+        parts.len() == segments.len()
+            && parts
+                .iter()
+                .zip(&segments)
+                .all(|(part, segment)| part.starts_with('{') || part == segment)
+    };
+    let (_, allowed) = routes(operations)
+        .into_iter()
+        .find(|(template, _)| matches(template))?;
+    Some(
+        METHODS
+            .iter()
+            .filter(|m| allowed.contains(m))
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
 }

@@ -93,6 +93,9 @@ pub async fn report(
             reported: report.observed_generation,
         });
     }
+    if previous.is_none() {
+        check_room(ctx, &target, &statuses, &report.adapter)?;
+    }
     if target.terminating
         && !report
             .conditions
@@ -170,6 +173,36 @@ pub async fn report(
     }
     txn.commit().await?;
     to_wire(&target, &statuses[reported])
+}
+
+/// May a new adapter add its report to `statuses`? Required adapters
+/// always may; any other only while the stored reports plus a place for
+/// each required adapter still missing stay below the limit, so a crowd of
+/// unknown adapters can neither grow `GET .../statuses` without bound nor
+/// lock out the adapters the phase waits for.
+fn check_room(
+    ctx: &ServerContext,
+    target: &Target,
+    statuses: &[adapter_status::Model],
+    adapter: &str,
+) -> Result<(), ServiceError> {
+    let required = settle::required(ctx, target.kind);
+    if required.iter().any(|name| name == adapter) {
+        return Ok(());
+    }
+    let reserved = required
+        .iter()
+        .filter(|name| !statuses.iter().any(|s| &s.adapter_name == *name))
+        .count();
+    if statuses.len() + reserved < validation::MAX_ADAPTERS {
+        return Ok(());
+    }
+    Err(ServiceError::TooManyAdapters {
+        kind: target.kind.title(),
+        id: target.id,
+        adapter: adapter.to_string(),
+        limit: validation::MAX_ADAPTERS,
+    })
 }
 
 /// Every adapter's latest report on the subject.

@@ -108,3 +108,55 @@ pub async fn expect_invalid(
         error.details
     );
 }
+
+/// Send `request` as raw bytes on a new connection to `addr`, and read
+/// until the server closes it (at most 30 s): the status and the body as
+/// JSON (`Value::Null` if it is not JSON).
+pub async fn raw_exchange(addr: std::net::SocketAddr, request: &[u8]) -> (u16, Value) {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("the server accepts");
+    stream
+        .write_all(request)
+        .await
+        .expect("the request is sent");
+    read_answer(&mut stream).await
+}
+
+/// Read one answer up to the connection's close (at most 30 s): its status
+/// and its body as JSON (`Value::Null` if it is not JSON).
+pub async fn read_answer(stream: &mut tokio::net::TcpStream) -> (u16, Value) {
+    use tokio::io::AsyncReadExt;
+    let mut bytes = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        stream.read_to_end(&mut bytes),
+    )
+    .await;
+    assert!(
+        read.is_ok(),
+        "the server closes the connection after answering"
+    );
+    let text = String::from_utf8_lossy(&bytes);
+    let status = text
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("an HTTP answer: {text:?}"));
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// Check `body` is the error shape with `code`, quoting a request id.
+pub fn assert_error_shape(body: &Value, code: &str) {
+    assert_eq!(body["error"], code, "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["request_id"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert_eq!(body["details"], serde_json::json!([]), "{body}");
+}

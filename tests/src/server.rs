@@ -104,7 +104,8 @@ impl TestServer {
         Self::start_configured(backend, |config| config.auth = Some(tokens)).await
     }
 
-    async fn start_configured(
+    /// Start a server with `configure` applied to the test settings.
+    pub async fn start_configured(
         backend: Backend,
         configure: impl FnOnce(&mut ServerConfig),
     ) -> Option<TestServer> {
@@ -129,6 +130,15 @@ impl TestServer {
     /// An SDK client that sends `token` as its bearer token.
     pub fn client_with_token(&self, token: &str) -> Client {
         Client::new_with_token(&self.base_url, token).expect("a client with a token")
+    }
+
+    /// The server's own address, past the contract proxy: for connection
+    /// tests, which must talk to the server's sockets themselves.
+    pub fn server_addr(&self) -> std::net::SocketAddr {
+        match &self.server {
+            Some(server) => server.local_addr(),
+            None => panic!("the server was stopped"),
+        }
     }
 
     /// A plain HTTP client, for requests the SDK refuses to build.
@@ -174,6 +184,7 @@ pub fn server_config(database_url: String) -> ServerConfig {
         database_pool_size: None,
         aggregation: AggregationConfig::default(),
         auth: None,
+        limits: hyperfleet_server::Limits::default(),
     }
 }
 

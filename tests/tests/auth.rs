@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hyperfleet_e2e::calls::{
-    api_error, create_cluster_with, create_pool, delete_cluster, expect_error, view_cluster,
+    api_error, create_cluster_with, create_pool, delete_cluster, expect_cluster_deleted,
+    expect_error, expect_pool_deleted, view_cluster,
 };
 use hyperfleet_e2e::fixtures::{RUNNING, cluster_request_at, nodepool_request, report};
 use hyperfleet_e2e::server::server_config;
@@ -29,6 +30,7 @@ on_every_backend!(
     every_endpoint_for_every_caller,
     list_totals_count_only_visible_clusters,
     the_team_label_defaults_and_stays_within_the_callers_teams,
+    tombstones_speak_only_to_who_could_see_the_cluster,
     missing_or_invalid_tokens_are_challenged,
 );
 
@@ -578,6 +580,32 @@ async fn the_team_label_defaults_and_stays_within_the_callers_teams(server: Test
     );
     assert!(error.message.contains("beta"), "{error:?}");
 
+    // A team label that is no valid label value (a Cyrillic look-alike of
+    // alpha) is the same 400 on create and on PATCH:
+    // the value rules come before the team rules on both.
+    let lookalike = "\u{430}lpha";
+    let error = expect_error(
+        alpha
+            .cluster_create()
+            .body(cluster("lookalike", Some(lookalike)))
+            .send()
+            .await,
+        400,
+        types::ErrorCode::ValidationFailed,
+    );
+    assert_eq!(error.details[0].field, "labels.team", "{error:?}");
+    let error = expect_error(
+        alpha
+            .cluster_update()
+            .cluster("defaulted")
+            .body(move_to(Some(lookalike)))
+            .send()
+            .await,
+        400,
+        types::ErrorCode::ValidationFailed,
+    );
+    assert_eq!(error.details[0].field, "labels.team", "{error:?}");
+
     // Moving a cluster to a foreign team, or out of every team, is refused
     // and changes nothing.
     for patch in [move_to(Some("beta")), move_to(None)] {
@@ -687,11 +715,143 @@ async fn missing_or_invalid_tokens_are_challenged(server: TestServer) {
         assert_eq!(body["error"], "Unauthenticated");
     }
 
+    // Two Authorization headers are refused even when one holds a valid
+    // token: proxies disagree on which one counts.
+    let valid = format!("Bearer {}", fixture().tokens[&Who::Alpha]);
+    for pair in [
+        [valid.as_str(), "junk"],
+        ["junk", valid.as_str()],
+        [valid.as_str(), valid.as_str()],
+    ] {
+        let response = http
+            .get(&url)
+            .header("Authorization", pair[0])
+            .header("Authorization", pair[1])
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(response.status().as_u16(), 401, "{pair:?}");
+        assert_eq!(
+            response
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok()),
+            Some(r#"Bearer realm="hyperfleet", error="invalid_request""#)
+        );
+        let (_, body) = hyperfleet_e2e::http::error_of(response).await;
+        assert_eq!(body.error, types::ErrorCode::Unauthenticated);
+        assert!(body.message.contains("exactly one"), "{}", body.message);
+    }
+
     // The probes, the contract and its reference page stay open.
     for path in ["/healthz", "/readyz", "/openapi.yaml", "/docs"] {
         let response = http.get(server.url(path)).send().await.expect("an answer");
         assert_eq!(response.status().as_u16(), 200, "{path}");
     }
+
+    // /metrics counts every team's clusters and traffic: a token of role
+    // admin, or 401 / 403 in the error shape.
+    let metrics = server.url("/metrics");
+    let response = http.get(&metrics).send().await.expect("an answer");
+    assert_eq!(response.status().as_u16(), 401);
+    assert!(response.headers().contains_key("www-authenticate"));
+    let (_, body) = hyperfleet_e2e::http::error_of(response).await;
+    assert_eq!(body.error, types::ErrorCode::Unauthenticated);
+    for who in [Who::Alpha, Who::Both, Who::Adapter] {
+        let response = http
+            .get(&metrics)
+            .bearer_auth(&fixture().tokens[&who])
+            .send()
+            .await
+            .expect("an answer");
+        let (status, body) = hyperfleet_e2e::http::error_of(response).await;
+        assert_eq!(
+            (status, body.error),
+            (403, types::ErrorCode::PermissionDenied),
+            "{who:?}"
+        );
+    }
+    let response = http
+        .get(&metrics)
+        .bearer_auth(&fixture().tokens[&Who::Admin])
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status().as_u16(), 200);
+    let text = response.text().await.expect("a body");
+    assert!(text.contains("hyperfleet_resources{"), "{text}");
+}
+
+/// Remove a cluster at once: delete, then force (no adapters run here).
+async fn remove_cluster(client: &Client, name: &str) {
+    delete_cluster(client, name).await;
+    let forced = client
+        .cluster_delete()
+        .cluster(name)
+        .force(true)
+        .send()
+        .await;
+    assert!(forced.is_ok(), "{name} is removed: {forced:?}");
+}
+
+/// The "has been successfully deleted" answer tells that an id existed, so
+/// it goes only to callers who could have seen the cluster; another team
+/// gets the plain not-found.
+async fn tombstones_speak_only_to_who_could_see_the_cluster(server: TestServer) {
+    let alpha = client(&server, Who::Alpha);
+    let beta = client(&server, Who::Beta);
+    let gone = create(&alpha, "gone", None).await;
+    remove_cluster(&alpha, "gone").await;
+    for who in [Who::Alpha, Who::Both, Who::Admin, Who::Adapter] {
+        expect_cluster_deleted(&client(&server, who), gone.id).await;
+    }
+    let id = gone.id.to_string();
+    for client in [&beta, &client(&server, Who::Beta)] {
+        let error = expect_error(
+            client.cluster_view().cluster(&id).send().await,
+            404,
+            types::ErrorCode::ClusterNotFound,
+        );
+        assert_eq!(error.message, format!("Cluster {id} not found"));
+        // Every operation on the id says the same.
+        let error = expect_error(
+            client.cluster_status_list().cluster(&id).send().await,
+            404,
+            types::ErrorCode::ClusterNotFound,
+        );
+        assert_eq!(error.message, format!("Cluster {id} not found"));
+    }
+
+    // A node pool's tombstone speaks only within its own cluster.
+    create(&alpha, "kept", None).await;
+    let pool = create_pool(&alpha, "kept", "pool").await;
+    alpha
+        .nodepool_delete()
+        .cluster("kept")
+        .nodepool("pool")
+        .send()
+        .await
+        .expect("the node pool's deletion starts");
+    alpha
+        .nodepool_delete()
+        .cluster("kept")
+        .nodepool("pool")
+        .force(true)
+        .send()
+        .await
+        .expect("the node pool is removed");
+    expect_pool_deleted(&alpha, "kept", pool.id).await;
+    create(&beta, "beta-own", None).await;
+    let error = expect_error(
+        beta.nodepool_view()
+            .cluster("beta-own")
+            .nodepool(pool.id.to_string())
+            .send()
+            .await,
+        404,
+        types::ErrorCode::NodePoolNotFound,
+    );
+    assert!(!error.message.contains("deleted"), "{}", error.message);
 }
 
 /// A server without `--auth`: the API as before, open to anyone.

@@ -56,9 +56,28 @@ async fn j7_get_by_name_and_by_id(server: TestServer) {
     for reference in [
         "lookup-me".to_string(),
         cluster.id.to_string(),
-        cluster.id.simple().to_string(),
+        cluster.id.to_string().to_uppercase(),
     ] {
         assert_eq!(view_cluster(&server.client, &reference).await, cluster);
+    }
+    // Only the hyphenated form is an id: the other
+    // forms `uuid` parses gave one cluster many paths. They are no valid
+    // names either, so 404.
+    for reference in [
+        cluster.id.simple().to_string(),
+        cluster.id.braced().to_string(),
+        cluster.id.urn().to_string(),
+    ] {
+        expect_error(
+            server
+                .client
+                .cluster_view()
+                .cluster(&reference)
+                .send()
+                .await,
+            404,
+            types::ErrorCode::ClusterNotFound,
+        );
     }
 }
 

@@ -4,8 +4,10 @@
 //! The SDK validates names and patterns before sending, so the invalid
 //! bodies here go over plain HTTP to prove the server checks them itself.
 
-use hyperfleet_e2e::calls::{create_cluster, fields, list_clusters, list_pools};
-use hyperfleet_e2e::http::{error_of, expect_bad_query, get, send_raw};
+use hyperfleet_e2e::calls::{create_cluster, fields, list_clusters, list_pools, view_cluster};
+use hyperfleet_e2e::http::{
+    assert_error_shape, error_of, expect_bad_query, get, raw_exchange, send_raw,
+};
 use hyperfleet_e2e::{TestServer, on_every_backend};
 use hyperfleet_sdk::types;
 use serde_json::{Value, json};
@@ -17,6 +19,7 @@ on_every_backend!(
     bad_query_parameters_are_named,
     wrong_methods_get_405_with_allow,
     probes_and_served_contract,
+    framework_answers_have_the_error_shape,
 );
 
 const CLUSTERS: &str = "/api/hyperfleet/v1/clusters";
@@ -172,6 +175,12 @@ async fn unreadable_bodies_are_bad_requests(server: TestServer) {
         ("application/json", "{\"name\": ".to_string()),
         ("application/json", "not json".to_string()),
         ("application/json", String::new()),
+        // One JSON value and nothing but whitespace after it: a
+        // deserializer stops after the first value.
+        ("application/json", format!("{seed}xyz")),
+        ("application/json", format!("{{}}{seed}")),
+        ("application/json", format!("{seed}{seed}")),
+        ("application/json", "[]xyz".to_string()),
         ("text/plain", seed.clone()),
         ("application/x-www-form-urlencoded", seed.clone()),
     ];
@@ -188,11 +197,45 @@ async fn unreadable_bodies_are_bad_requests(server: TestServer) {
         .http()
         .post(server.url(CLUSTERS))
         .header("content-type", "application/json; charset=utf-8")
-        .body(seed)
+        .body(format!(" \n{seed}\r\n\t "))
         .send()
         .await
         .expect("answered");
-    assert_eq!(response.status().as_u16(), 201);
+    assert_eq!(response.status().as_u16(), 201, "whitespace around is fine");
+
+    // A PATCH whose second object would move the cluster is refused whole,
+    // not applied up to the first object.
+    let path = format!("{CLUSTERS}/my-test-cluster");
+    for body in [
+        r#"{}{"labels":{"team":"beta"}}"#,
+        r#"{"labels":{"team":"beta"}}xyz"#,
+        "[]xyz",
+    ] {
+        let (status, error) = send_raw(
+            &server,
+            reqwest::Method::PATCH,
+            &path,
+            "application/json",
+            body,
+        )
+        .await;
+        assert_eq!(
+            (status, error.error),
+            (400, types::ErrorCode::BadRequest),
+            "{body}"
+        );
+        assert!(
+            error.message.contains("one JSON value"),
+            "{}",
+            error.message
+        );
+    }
+    let cluster = view_cluster(&server.client, "my-test-cluster").await;
+    assert_eq!(
+        cluster.labels.get("team").map(String::as_str),
+        Some("platform")
+    );
+    assert_eq!(cluster.generation, 1);
 }
 
 async fn bad_query_parameters_are_named(server: TestServer) {
@@ -301,4 +344,92 @@ async fn probes_and_served_contract(server: TestServer) {
         }
     }
     assert!(operations > 10, "the document has its operations");
+}
+
+/// What hyper and dropshot answer before any operation runs (an unknown
+/// path, bad percent-encoding, an unknown method, a request line or headers
+/// past hyper's limits, bytes that are not HTTP) comes in the error shape
+/// too. Sent to the server itself: the contract proxy would not pass most
+/// of these on.
+async fn framework_answers_have_the_error_shape(server: TestServer) {
+    let addr = server.server_addr();
+    let http = reqwest::Client::new();
+    let method = |m: &str| reqwest::Method::from_bytes(m.as_bytes()).expect("a method");
+    for (method, path, status, code, allow) in [
+        (method("GET"), "/nope".to_string(), 404, "NotFound", None),
+        (
+            method("POST"),
+            format!("{CLUSTERS}/x/y/z"),
+            404,
+            "NotFound",
+            None,
+        ),
+        (
+            method("GET"),
+            format!("{CLUSTERS}/%FF"),
+            400,
+            "BadRequest",
+            None,
+        ),
+        (
+            method("TRACE"),
+            CLUSTERS.to_string(),
+            405,
+            "MethodNotAllowed",
+            Some("GET, POST"),
+        ),
+        (
+            method("FOO"),
+            "/healthz".to_string(),
+            405,
+            "MethodNotAllowed",
+            Some("GET"),
+        ),
+    ] {
+        let response = http
+            .request(method.clone(), format!("http://{addr}{path}"))
+            .send()
+            .await
+            .expect("answered");
+        let allowed = response
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        assert_eq!(allowed.as_deref(), allow, "{method} {path}");
+        let header_id = response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        assert_eq!(response.status().as_u16(), status, "{method} {path}");
+        let body: Value = response.json().await.expect("a JSON body");
+        assert_error_shape(&body, code);
+        assert_eq!(body["request_id"].as_str(), header_id.as_deref());
+    }
+
+    // HEAD keeps its empty body, but the status is the same.
+    let head = http
+        .head(format!("http://{addr}{CLUSTERS}/x/statuses"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(head.status().as_u16(), 405);
+
+    let long_uri = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
+    let many_headers = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        (0..120)
+            .map(|i| format!("x-h{i}: v\r\n"))
+            .collect::<String>()
+    );
+    for (request, status, code) in [
+        (long_uri, 414, "UriTooLong"),
+        (many_headers, 431, "HeadersTooLarge"),
+        ("NOT HTTP AT ALL\r\n\r\n".to_string(), 400, "BadRequest"),
+    ] {
+        let (answered, body) = raw_exchange(addr, request.as_bytes()).await;
+        assert_eq!(answered, status, "{body}");
+        assert_error_shape(&body, code);
+    }
 }

@@ -23,6 +23,7 @@ on_every_backend!(
     reports_above_the_generation_conflict_and_store_nothing,
     unknown_conditions_data_and_metadata_are_kept,
     malformed_reports_are_rejected,
+    nul_characters_are_refused_alike,
     reports_on_missing_resources_are_not_found,
     node_pools_aggregate_their_own_adapters,
     fifty_adapters_reporting_at_once_lose_nothing,
@@ -295,6 +296,109 @@ async fn malformed_reports_are_rejected(server: TestServer) {
         200,
         "the unedited report is fine"
     );
+}
+
+/// NUL (U+0000) in any string a report or resource carries is 400
+/// `ValidationFailed` naming the field, on both backends alike
+/// (PostgreSQL cannot store it and answered 500), and nothing is
+/// stored.
+async fn nul_characters_are_refused_alike(server: TestServer) {
+    create_cluster(&server.client, "nul").await;
+    let path = "/api/hyperfleet/v1/clusters/nul/statuses";
+    let good = json!({
+        "adapter": "dns", "observed_generation": 1,
+        "conditions": [
+            {"type": "Applied", "status": "True", "reason": "Done", "message": "ok"},
+            {"type": "Available", "status": "False"},
+            {"type": "Health", "status": "True"}
+        ],
+        "data": {"deep": {"list": [1, "x", {"k": "v"}]}},
+        "metadata": {"a": ["b"]},
+        "message": "fine"
+    });
+    let with = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut body = good.clone();
+        edit(&mut body);
+        body
+    };
+    let cases: Vec<(serde_json::Value, &str)> = vec![
+        (with(&|b| b["message"] = json!("a\u{0}b")), "message"),
+        (
+            with(&|b| b["conditions"][0]["reason"] = json!("\u{0}")),
+            "conditions[0].reason",
+        ),
+        (
+            with(&|b| b["conditions"][0]["message"] = json!("x\u{0}")),
+            "conditions[0].message",
+        ),
+        (
+            with(&|b| b["data"]["deep"]["list"][2]["k"] = json!("v\u{0}")),
+            "data.deep.list[2].k",
+        ),
+        (with(&|b| b["data"]["key\u{0}"] = json!(1)), "data.key\\0"),
+        (
+            with(&|b| b["metadata"]["a"][0] = json!("\u{0}")),
+            "metadata.a[0]",
+        ),
+    ];
+    for (body, field) in cases {
+        expect_invalid(&server, reqwest::Method::PUT, path, &body, field).await;
+    }
+    assert!(
+        cluster_statuses(&server.client, "nul")
+            .await
+            .statuses
+            .is_empty(),
+        "no refused report was stored"
+    );
+
+    // Names and labels already allow only a few ASCII characters; NUL in
+    // them is refused by those rules before any backend sees it.
+    let clusters = "/api/hyperfleet/v1/clusters";
+    let create = json!({
+        "name": "a\u{0}b",
+        "spec": {"provider": "gcp", "region": "us-east1", "nodeCount": 1},
+        "labels": {"env": "x\u{0}"}
+    });
+    expect_invalid(&server, reqwest::Method::POST, clusters, &create, "name").await;
+    expect_invalid(
+        &server,
+        reqwest::Method::POST,
+        clusters,
+        &create,
+        "labels.env",
+    )
+    .await;
+    let patch = json!({"labels": {"env": "x\u{0}"}});
+    expect_invalid(
+        &server,
+        reqwest::Method::PATCH,
+        &format!("{clusters}/nul"),
+        &patch,
+        "labels.env",
+    )
+    .await;
+    // In a path or a filter it is a 400 or 404 too, never a 500.
+    for query in [
+        format!("{clusters}/a%00b"),
+        format!("{clusters}?labels=env%3Da%00b"),
+        format!("{clusters}/nul/nodepools?labels=a%00%3Db"),
+    ] {
+        let status = hyperfleet_e2e::http::get(&server, &query)
+            .await
+            .status()
+            .as_u16();
+        assert!(matches!(status, 400 | 404), "{query}: {status}");
+    }
+
+    let response = server
+        .http()
+        .put(server.url(path))
+        .json(&good)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status().as_u16(), 200, "the clean report is fine");
 }
 
 async fn reports_on_missing_resources_are_not_found(server: TestServer) {

@@ -12,7 +12,7 @@ use clap::Args;
 use hyperfleet::dev::DevConfig;
 use hyperfleet_server::aggregation::{AdapterGraph, AggregationConfig, ConfigError};
 use hyperfleet_server::auth::{self, Principal, Role, Tokens};
-use hyperfleet_server::{ServerConfig, db, start};
+use hyperfleet_server::{Limits, ServerConfig, db, start};
 
 use super::control_loop::{PacingArgs, SimulationArgs};
 use super::{parse_duration, shutdown_signal};
@@ -84,6 +84,31 @@ pub struct ServeArgs {
     /// new`. Without it the API is open to anyone who can reach it.
     #[arg(long, env = "HYPERFLEET_AUTH_FILE")]
     auth: Option<PathBuf>,
+    /// Close a connection that has no request in flight for this long.
+    #[arg(long, env = "HYPERFLEET_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_positive_duration)]
+    idle_timeout: Duration,
+    /// A request's headers must all arrive within this long of their first
+    /// byte, else 408 `RequestTimeout` and the connection is closed.
+    #[arg(long, env = "HYPERFLEET_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_positive_duration)]
+    header_timeout: Duration,
+    /// A request's body must all arrive within this long of the end of its
+    /// headers, else 408 `RequestTimeout` and the connection is closed.
+    #[arg(long, env = "HYPERFLEET_BODY_TIMEOUT", default_value = "30s", value_parser = parse_positive_duration)]
+    body_timeout: Duration,
+    /// Most open client connections. At the cap a new connection closes the
+    /// oldest one without a request in flight (503 `Unavailable` if every
+    /// one is busy). Lowered to fit the file limit, whose soft value is
+    /// raised to the hard one at start.
+    #[arg(long, env = "HYPERFLEET_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+}
+
+/// A duration that is more than zero.
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err(format!("{text:?}: must be more than zero")),
+        duration => Ok(duration),
+    }
 }
 
 /// `hyperfleet migrate`.
@@ -155,6 +180,12 @@ fn server_config(args: &ServeArgs) -> Result<ServerConfig> {
         database_pool_size: Some(args.database_pool_size),
         aggregation: aggregation(args)?,
         auth,
+        limits: Limits {
+            idle_timeout: args.idle_timeout,
+            header_timeout: args.header_timeout,
+            body_timeout: args.body_timeout,
+            max_connections: args.max_connections as usize,
+        },
     })
 }
 

@@ -17,8 +17,9 @@ pub const REQUEST_ID_HEADER: &str = dropshot::HEADER_REQUEST_ID;
 pub enum ErrorCode {
     /// 400: a field of the request has a value the API does not accept.
     ValidationFailed,
-    /// 400: the request could not be read at all (malformed JSON, wrong
-    /// content type, bad query string).
+    /// 400: the request could not be read at all (malformed JSON, a body
+    /// that is more than one JSON value, wrong content type, bad query
+    /// string).
     BadRequest,
     /// 401: the request carries no valid credentials.
     Unauthenticated,
@@ -48,8 +49,23 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// 500: the server failed; the log has the details, the answer does not.
     InternalError,
-    /// 503: a dependency (the database) is unreachable; retry later.
+    /// 503: a dependency (the database) is unreachable, or the server is
+    /// at its connection cap; retry later.
     Unavailable,
+    // The three below answer requests that never reached an operation: the
+    // connection layer sends them (docs/errors.md, "Connection answers").
+    // They are left out of the document because no operation returns them,
+    // and a client of the released contract reading an operation's answer
+    // never meets them.
+    /// 408: the request's headers or body did not arrive in time.
+    #[schemars(skip)]
+    RequestTimeout,
+    /// 414: the request's URI is longer than the server reads.
+    #[schemars(skip)]
+    UriTooLong,
+    /// 431: the request's headers are larger than the server reads.
+    #[schemars(skip)]
+    HeadersTooLarge,
 }
 
 impl ErrorCode {
@@ -72,6 +88,9 @@ impl ErrorCode {
             Self::PayloadTooLarge => ErrorStatusCode::PAYLOAD_TOO_LARGE,
             Self::InternalError => ErrorStatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => ErrorStatusCode::SERVICE_UNAVAILABLE,
+            Self::RequestTimeout => ErrorStatusCode::REQUEST_TIMEOUT,
+            Self::UriTooLong => ErrorStatusCode::URI_TOO_LONG,
+            Self::HeadersTooLarge => ErrorStatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
     }
 

@@ -223,8 +223,17 @@ fn array_for_object(
 }
 
 /// Parse a JSON body; a syntax error is `BadRequest`, a well-formed body of
-/// the wrong shape is `ValidationFailed` naming the field.
+/// the wrong shape is `ValidationFailed` naming the field. A body is exactly
+/// one JSON value with nothing but whitespace after it: a deserializer
+/// stops after the first value, so without the check `{...}xyz` would be
+/// created and the second object of `{}{...}` silently dropped.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    // Syntax first, on the whole body, so trailing bytes are a 400
+    // `BadRequest` whatever the first value's shape; `IgnoredAny` builds
+    // nothing, and bodies are bounded by the server's body limit.
+    if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        return Err(malformed(&error));
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize(deserializer) {
         Ok(value) => Ok(value),
@@ -236,13 +245,26 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
                 let field = field_of(&path, &message);
                 Err(Error::validation(vec![FieldError { field, message }]))
             } else {
-                Err(Error::new(
-                    ErrorCode::BadRequest,
-                    format!("malformed JSON body: {inner}"),
-                ))
+                Err(malformed(&inner))
             }
         }
     }
+}
+
+/// The `BadRequest` of a body that is not one JSON value.
+fn malformed(error: &serde_json::Error) -> Error {
+    let message = if error.to_string().starts_with("trailing characters") {
+        // serde_json's own words do not say what is wrong with them.
+        format!(
+            "malformed JSON body: the body must be one JSON value, found more after it \
+             at line {} column {}",
+            error.line(),
+            error.column()
+        )
+    } else {
+        format!("malformed JSON body: {error}")
+    };
+    Error::new(ErrorCode::BadRequest, message)
 }
 
 /// Parse a query string into `T`; unknown, repeated or malformed parameters
@@ -363,6 +385,32 @@ mod tests {
     fn syntax_errors_are_bad_requests() {
         assert_eq!(body_error(r#"{"name":"#).error, ErrorCode::BadRequest);
         assert_eq!(body_error("not json").error, ErrorCode::BadRequest);
+    }
+
+    #[test]
+    fn a_body_is_one_json_value_and_whitespace() {
+        let valid = r#"{"name":"a","spec":{"nodeCount":1}}"#;
+        assert!(parse_json::<Outer>(format!(" \n{valid}\r\n\t ").as_bytes()).is_ok());
+        for body in [
+            format!("{valid}xyz"),
+            format!("{valid}{{}}"),
+            format!("{{}}{valid}"),
+            format!("{valid} 1"),
+            format!("{valid}\u{0}"),
+            "[]xyz".to_string(),
+            "[] []".to_string(),
+        ] {
+            let error = body_error(&body);
+            assert_eq!(error.error, ErrorCode::BadRequest, "{body}");
+            assert!(
+                error.message.contains("one JSON value"),
+                "{body}: {}",
+                error.message
+            );
+        }
+        // Through the object check too: `[]xyz` is not let past as a bare `[]`.
+        let error = parse_json_object::<Patch>(b"[]xyz").expect_err("[]xyz");
+        assert_eq!(error.error, ErrorCode::BadRequest);
     }
 
     #[derive(Debug, Deserialize)]

@@ -142,7 +142,9 @@ pub trait HyperfleetApi {
     /// and adapters clean up, reporting `Finalized=True` at the new
     /// generation. Once every required adapter has, and no node pool is
     /// left, the cluster is removed and a later GET answers 404 "Cluster <id>
-    /// has been successfully deleted"; its name is free again. Deleting a
+    /// has been successfully deleted" (with authentication on, to callers
+    /// who could have seen the cluster; others get the plain not-found); its
+    /// name is free again. Deleting a
     /// `Terminating` cluster again changes nothing. With `force=true`, a
     /// `Terminating` cluster is removed at once, node pools included.
     ///
@@ -270,6 +272,12 @@ pub trait HyperfleetApi {
     /// cluster's phase in the same transaction. The API sets each condition's
     /// `last_transition_time`, keeping it while the status stays the same.
     ///
+    /// Limits: at most 32 conditions per report, and at most 64 distinct
+    /// adapters reporting on one resource. Room is always kept for the
+    /// required adapters that have not reported yet; a report from a new
+    /// adapter that would take it is 400 `ValidationFailed` on `adapter`,
+    /// and adapters that already reported keep reporting.
+    ///
     /// Errors: 400 `ValidationFailed`, 401 `Unauthenticated`, 403
     /// `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`, 409
     /// `GenerationConflict` (observed_generation above the cluster's), 409
@@ -301,7 +309,9 @@ pub trait HyperfleetApi {
         path: PathParams<ClusterPath>,
     ) -> Result<Guarded<HttpResponseOk<AdapterStatusList>>, Error>;
 
-    /// Report an adapter's status on a node pool; as for clusters.
+    /// Report an adapter's status on a node pool; as for clusters, with the
+    /// same limits (32 conditions per report, 64 distinct adapters per node
+    /// pool, required adapters always fit).
     ///
     /// Errors: 400 `ValidationFailed`, 401 `Unauthenticated`, 403
     /// `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`,
@@ -348,11 +358,13 @@ pub trait HyperfleetApi {
 
     /// Prometheus metrics in the text exposition format: requests by
     /// operation and status with latency histograms, database pool use,
-    /// resources by kind and phase.
+    /// resources by kind and phase. With authentication on it needs an admin
+    /// token (401 without a valid one, 403 for members and adapters): the
+    /// numbers cover every team.
     #[endpoint { method = GET, path = "/metrics", tags = ["health"], unpublished = true }]
     async fn metrics_view(
         rqctx: RequestContext<Self::Context>,
-    ) -> Result<http::Response<dropshot::Body>, Error>;
+    ) -> Result<Guarded<http::Response<dropshot::Body>>, Error>;
 
     /// The OpenAPI document this server implements, as YAML.
     #[endpoint { method = GET, path = "/openapi.yaml", tags = ["health"], unpublished = true }]

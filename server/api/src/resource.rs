@@ -210,16 +210,17 @@ impl Page {
 /// Path of one cluster.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 pub struct ClusterPath {
-    /// The cluster's id or its name.
+    /// The cluster's id (a hyphenated UUID) or its name.
     pub cluster: String,
 }
 
 /// Path of one node pool.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 pub struct NodePoolPath {
-    /// The cluster's id or its name.
+    /// The cluster's id (a hyphenated UUID) or its name.
     pub cluster: String,
-    /// The node pool's id or its name (names are unique within a cluster).
+    /// The node pool's id (a hyphenated UUID) or its name (names are unique
+    /// within a cluster).
     pub nodepool: String,
 }
 

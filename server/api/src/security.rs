@@ -82,7 +82,7 @@ pub(crate) fn add_security(document: &mut serde_json::Value) {
         "description": "A token minted with `hyperfleet token new`, sent as \
             `Authorization: Bearer <token>`. Required when the server runs with \
             `--auth`; without it the API is open and ignores the header. A missing \
-            or unknown token is 401 `Unauthenticated` (with `WWW-Authenticate: \
+            or unknown token, or more than one `Authorization` header, is 401 `Unauthenticated` (with `WWW-Authenticate: \
             Bearer`); a token whose role or teams do not allow the request is 403 \
             `PermissionDenied`.",
     });

@@ -44,11 +44,12 @@ pub struct ConditionReport {
     pub condition_type: String,
     /// Whether the condition holds.
     pub status: ConditionStatus,
-    /// A short machine-readable reason, in CamelCase (at most 256 characters).
+    /// A short machine-readable reason, in CamelCase (at most 256 characters,
+    /// no NUL).
     #[serde(default)]
     #[schemars(length(max = 256))]
     pub reason: String,
-    /// A human-readable explanation (at most 4096 characters).
+    /// A human-readable explanation (at most 4096 characters, no NUL).
     #[serde(default)]
     #[schemars(length(max = 4096))]
     pub message: String,
@@ -89,19 +90,25 @@ pub struct AdapterStatusReport {
     #[schemars(range(min = 1))]
     #[serde(deserialize_with = "crate::integral::integral")]
     pub observed_generation: i64,
-    /// The conditions; `Applied`, `Available` and `Health` are required, and
-    /// each type may appear once.
+    /// The conditions; `Applied`, `Available` and `Health` are required,
+    /// each type may appear once, and a report has at most 32 (more is 400
+    /// `ValidationFailed` on `conditions`).
+    // The limit is not a `maxItems`: v1.0.0 declared none, and tightening a
+    // request constraint in the schema breaks that release's contract.
     pub conditions: Vec<ConditionReport>,
     /// Adapter-specific results, kept as given: at most 64 KiB of JSON,
-    /// nested at most 10 levels deep.
+    /// nested at most 10 levels deep, with no NUL (U+0000) in any key or
+    /// string, which not every backend can store.
     #[serde(default)]
     pub data: Map<String, Value>,
     /// Adapter-specific bookkeeping, kept as given: at most 16 KiB of JSON,
-    /// nested at most 10 levels deep.
+    /// nested at most 10 levels deep, with no NUL (U+0000) in any key or
+    /// string.
     #[serde(default)]
     pub metadata: Map<String, Value>,
-    /// A one-line summary; when absent, the message of the condition that
-    /// decided the adapter's phase is shown.
+    /// A one-line summary (at most 4096 characters, no NUL); when absent,
+    /// the message of the condition that decided the adapter's phase is
+    /// shown.
     #[serde(default)]
     #[schemars(length(max = 4096))]
     pub message: Option<String>,

@@ -116,14 +116,75 @@ fn check_json_object(
     }
 }
 
+/// What a string holding U+0000 is told. PostgreSQL stores no NUL in text
+/// or `jsonb` (the write fails, which would be a 500) while SQLite stores
+/// it, so it is refused up front and both backends answer alike.
+const NUL_MESSAGE: &str = "must not contain the NUL character (U+0000)";
+
+fn check_no_nul(problems: &mut Problems, field: &str, text: &str) {
+    if text.contains('\0') {
+        problems.add(field, NUL_MESSAGE);
+    }
+}
+
+/// Every string of a JSON value, keys included, at any depth: each offender
+/// is named by its path (`data.a.b[2]`; a key by the path it would have).
+fn check_json_nul(problems: &mut Problems, field: &str, value: &serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => check_no_nul(problems, field, text),
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                check_json_nul(problems, &format!("{field}[{i}]"), item);
+            }
+        }
+        serde_json::Value::Object(map) => check_map_nul(problems, field, map),
+        _ => {}
+    }
+}
+
+fn check_map_nul(
+    problems: &mut Problems,
+    field: &str,
+    map: &serde_json::Map<String, serde_json::Value>,
+) {
+    for (key, item) in map {
+        // The key goes into the path escaped, so the field itself carries
+        // no raw control character into responses or logs.
+        let path = format!("{field}.{}", key.escape_debug());
+        if key.contains('\0') {
+            problems.add(path.clone(), format!("key {NUL_MESSAGE}"));
+        }
+        check_json_nul(problems, &path, item);
+    }
+}
+
 /// Longest condition reason, in characters (as the schema's `maxLength` counts).
 pub const MAX_REASON_LEN: usize = 256;
 /// Longest condition or report message, in characters.
 pub const MAX_MESSAGE_LEN: usize = 4096;
 
+/// Most conditions in one report: a report is one adapter's view of one
+/// resource, and every stored report is returned by `GET .../statuses`, so
+/// its size must be bounded.
+pub const MAX_CONDITIONS: usize = 32;
+/// Most distinct adapters whose reports one resource keeps. With
+/// [`MAX_CONDITIONS`] and the `data`/`metadata` limits this bounds
+/// `GET .../statuses` by construction. Room is kept for every required
+/// adapter that has not reported yet, so they always fit.
+pub const MAX_ADAPTERS: usize = 64;
+
 /// Check an adapter status report.
 pub fn check_status_report(report: &AdapterStatusReport) -> Result<(), Error> {
     let mut problems = Problems::default();
+    if report.conditions.len() > MAX_CONDITIONS {
+        problems.add(
+            "conditions",
+            format!(
+                "at most {MAX_CONDITIONS} conditions per report (has {})",
+                report.conditions.len()
+            ),
+        );
+    }
     if !is_dns_label(&report.adapter) {
         problems.add("adapter", "must be 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit");
     }
@@ -160,6 +221,12 @@ pub fn check_status_report(report: &AdapterStatusReport) -> Result<(), Error> {
                 format!("must be at most {MAX_MESSAGE_LEN} characters"),
             );
         }
+        check_no_nul(&mut problems, &format!("{field}.reason"), &condition.reason);
+        check_no_nul(
+            &mut problems,
+            &format!("{field}.message"),
+            &condition.message,
+        );
     }
     let missing: Vec<&str> = REQUIRED_CONDITIONS
         .iter()
@@ -172,6 +239,8 @@ pub fn check_status_report(report: &AdapterStatusReport) -> Result<(), Error> {
             format!("missing required condition types: {}", missing.join(", ")),
         );
     }
+    check_map_nul(&mut problems, "data", &report.data);
+    check_map_nul(&mut problems, "metadata", &report.metadata);
     check_json_object(&mut problems, "data", &report.data, MAX_DATA_BYTES);
     check_json_object(
         &mut problems,
@@ -188,6 +257,9 @@ pub fn check_status_report(report: &AdapterStatusReport) -> Result<(), Error> {
             "message",
             format!("must be at most {MAX_MESSAGE_LEN} characters"),
         );
+    }
+    if let Some(message) = &report.message {
+        check_no_nul(&mut problems, "message", message);
     }
     problems.into_result()
 }
@@ -253,11 +325,14 @@ pub fn check_labels(problems: &mut Problems, field: &str, labels: &Labels) {
         problems.add(field, format!("at most {MAX_LABELS} labels are allowed"));
     }
     for (key, value) in labels {
+        // An invalid key may hold control characters; the field names it
+        // escaped, as the message's `{:?}` does.
+        let path = format!("{field}.{}", key.escape_debug());
         if let Err(message) = check_label_key(key) {
-            problems.add(format!("{field}.{key}"), message);
+            problems.add(path.clone(), message);
         }
         if let Err(message) = check_label_value(value) {
-            problems.add(format!("{field}.{key}"), message);
+            problems.add(path, message);
         }
     }
 }
@@ -432,5 +507,44 @@ mod tests {
                 "conditions"
             ]
         );
+    }
+
+    #[test]
+    fn nul_is_refused_in_every_string_of_a_report() {
+        let mut report = AdapterStatusReport::example();
+        report.message = Some("a\0b".into());
+        report.conditions[0].reason = "\0".into();
+        report.conditions[1].message = "x\0".into();
+        report.data = serde_json::json!({
+            "ok": "fine",
+            "deep": {"list": [1, "clean", {"k": "v\0"}]},
+            "key\0": 1
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+        report.metadata = serde_json::json!({"a": ["\0"]})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let error = check_status_report(&report).expect_err("NUL is refused");
+        let mut named: Vec<String> = error.details.iter().map(|d| d.field.clone()).collect();
+        named.sort();
+        assert_eq!(
+            named,
+            [
+                "conditions[0].reason",
+                "conditions[1].message",
+                "data.deep.list[2].k",
+                "data.key\\0",
+                "message",
+                "metadata.a[0]",
+            ]
+        );
+        assert!(error.details.iter().all(|d| d.message.contains("U+0000")));
+        // Other control characters are text like any other.
+        let mut fine = AdapterStatusReport::example();
+        fine.message = Some("tab\tnewline\n".into());
+        assert!(check_status_report(&fine).is_ok());
     }
 }

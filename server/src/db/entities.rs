@@ -178,6 +178,12 @@ pub mod tombstone {
         /// `cluster` or `nodepool`.
         pub resource_kind: String,
         pub deleted_at: DateTimeUtc,
+        /// The cluster the resource belonged to (its own id for a cluster);
+        /// `None` on tombstones older than migration 000006.
+        pub cluster_id: Option<Uuid>,
+        /// That cluster's `team` label when it was deleted; `None` when it
+        /// had none, or on tombstones older than migration 000006.
+        pub team: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::access::TEAM_LABEL;
 use crate::context::ServerContext;
 use crate::db::entities::{adapter_status, cluster, nodepool, resource_condition, tombstone};
 use crate::error::ServiceError;
@@ -95,7 +96,7 @@ async fn remove(
     match target.kind {
         Kind::Cluster => hard_delete_cluster(txn, target.id, now).await,
         Kind::NodePool => {
-            hard_delete_nodepool(txn, target.id, now).await?;
+            hard_delete_nodepool(txn, target.cluster_id, target.id, now).await?;
             remove_cluster_if_finalized(ctx, txn, target.cluster_id, now).await
         }
     }
@@ -150,6 +151,7 @@ async fn hard_delete_cluster(
         .into_tuple()
         .all(txn)
         .await?;
+    let team = cluster_team(txn, cluster_id).await?;
     adapter_status::Entity::delete_many()
         .filter(adapter_status::Column::ClusterId.eq(cluster_id))
         .exec(txn)
@@ -169,6 +171,8 @@ async fn hard_delete_cluster(
             id: Set(id),
             resource_kind: Set(kind.as_str().to_string()),
             deleted_at: Set(now),
+            cluster_id: Set(Some(cluster_id)),
+            team: Set(team.clone()),
         });
     tombstone::Entity::insert_many(stones)
         .exec_without_returning(txn)
@@ -176,11 +180,27 @@ async fn hard_delete_cluster(
     Ok(())
 }
 
+/// The `team` label of a cluster, for its tombstones: who may later be told
+/// that it was deleted.
+async fn cluster_team(
+    txn: &impl ConnectionTrait,
+    cluster_id: Uuid,
+) -> Result<Option<String>, ServiceError> {
+    let Some(row) = cluster::Entity::find_by_id(cluster_id).one(txn).await? else {
+        return Ok(None);
+    };
+    Ok(row.labels()?.remove(TEAM_LABEL))
+}
+
 async fn hard_delete_nodepool(
     txn: &impl ConnectionTrait,
+    cluster_id: Uuid,
     nodepool_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<(), ServiceError> {
+    // Before the node pool goes: its cluster outlives it, but read it here
+    // so the tombstone is complete whatever happens next.
+    let team = cluster_team(txn, cluster_id).await?;
     adapter_status::Entity::delete_many()
         .filter(adapter_status::Column::ResourceId.eq(nodepool_id))
         .exec(txn)
@@ -196,6 +216,8 @@ async fn hard_delete_nodepool(
         id: Set(nodepool_id),
         resource_kind: Set(Kind::NodePool.as_str().to_string()),
         deleted_at: Set(now),
+        cluster_id: Set(Some(cluster_id)),
+        team: Set(team),
     })
     .exec_without_returning(txn)
     .await?;

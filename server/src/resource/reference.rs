@@ -18,9 +18,19 @@ pub enum Reference {
     Invalid,
 }
 
+/// Length of an id in its hyphenated form, the only form the API writes.
+const HYPHENATED_LEN: usize = 36;
+
 impl Reference {
+    /// An id only in the hyphenated form (either case): `Uuid::parse_str`
+    /// also takes the simple, braced and `urn:uuid:` forms, which would give
+    /// one resource many paths. Anything else is a name, and follows the
+    /// name rules (a UUID in another form is no valid name, so a 404).
     pub fn parse(segment: &str) -> Self {
-        if let Ok(id) = Uuid::parse_str(segment) {
+        let id = (segment.len() == HYPHENATED_LEN)
+            .then(|| Uuid::try_parse(segment).ok())
+            .flatten();
+        if let Some(id) = id {
             Self::Id(id)
         } else if validation::is_valid_name(segment) {
             Self::Name(segment.to_string())
@@ -33,8 +43,9 @@ impl Reference {
 /// What looking a resource up by its path segment found.
 pub enum Lookup<R> {
     Found(R),
-    /// The id of a hard-deleted resource: its tombstone remains.
-    Deleted(Uuid),
+    /// The id of a hard-deleted resource: its tombstone remains, saying
+    /// whose it was, so the caller's module decides who may be told.
+    Deleted(tombstone::Model),
     Missing,
 }
 
@@ -54,10 +65,39 @@ pub async fn lookup<R: Row>(
     if let Some(row) = query.one(db).await? {
         return Ok(Lookup::Found(row));
     }
-    match reference {
-        Reference::Id(id) if tombstone::Entity::find_by_id(id).one(db).await?.is_some() => {
-            Ok(Lookup::Deleted(id))
+    let Reference::Id(id) = reference else {
+        return Ok(Lookup::Missing);
+    };
+    Ok(match tombstone::Entity::find_by_id(id).one(db).await? {
+        Some(stone) => Lookup::Deleted(stone),
+        None => Lookup::Missing,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_only_in_the_hyphenated_form() {
+        let id = Uuid::new_v4();
+        let hyphenated = id.hyphenated().to_string();
+        assert_eq!(Reference::parse(&hyphenated), Reference::Id(id));
+        assert_eq!(
+            Reference::parse(&hyphenated.to_uppercase()),
+            Reference::Id(id)
+        );
+        for other in [
+            id.simple().to_string(),
+            id.braced().to_string(),
+            id.urn().to_string(),
+            format!("urn:uuid:{}", id.simple()),
+        ] {
+            assert_eq!(Reference::parse(&other), Reference::Invalid, "{other}");
         }
-        _ => Ok(Lookup::Missing),
+        assert_eq!(
+            Reference::parse("my-cluster"),
+            Reference::Name("my-cluster".into())
+        );
     }
 }
