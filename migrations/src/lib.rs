@@ -6,6 +6,7 @@ mod m20261126_000001_resources;
 mod m20261126_000002_adapter_statuses;
 mod m20261126_000003_tombstones;
 mod m20261126_000005_list_filter_indexes;
+mod m20261127_000006_search_terms;
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_adapter_statuses::Migration),
             Box::new(m20261126_000003_tombstones::Migration),
             Box::new(m20261126_000005_list_filter_indexes::Migration),
+            Box::new(m20261127_000006_search_terms::Migration),
         ]
     }
 }

@@ -163,6 +163,7 @@ pub fn server_config(database_url: String) -> ServerConfig {
         listen: "127.0.0.1:0".parse().expect("a valid socket address"),
         database_url,
         database_pool_size: None,
+        statement_timeout: hyperfleet_server::db::DEFAULT_STATEMENT_TIMEOUT,
         cluster_adapters: adapters(hyperfleet_server::DEFAULT_CLUSTER_ADAPTERS),
         nodepool_adapters: adapters(hyperfleet_server::DEFAULT_NODEPOOL_ADAPTERS),
         auth: None,
