@@ -252,3 +252,29 @@ pub async fn count<E: EntityTrait>(
         .await?;
     Ok(total.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite has no statement timeout of its own: the progress handler
+    /// stops a statement that would run for minutes, with the error the
+    /// server answers 503.
+    #[tokio::test]
+    async fn sqlite_statements_stop_at_the_timeout() {
+        let db = connect("sqlite::memory:", None, Some(Duration::from_millis(100)))
+            .await
+            .expect("the pool opens");
+        let endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) \
+                       SELECT count(*) FROM n";
+        let error = db
+            .execute_unprepared(endless)
+            .await
+            .expect_err("the statement is stopped");
+        assert!(crate::error::is_timeout(&error), "{error:?}");
+        // The connection went back usable.
+        db.execute_unprepared("SELECT 1")
+            .await
+            .expect("the pool still serves");
+    }
+}
