@@ -48,7 +48,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// 500: the server failed; the log has the details, the answer does not.
     InternalError,
-    /// 503: a dependency (the database) is unreachable; retry later.
+    /// 503: a dependency (the database) is unreachable, or a query ran
+    /// longer than the statement timeout and was stopped; retry later.
     Unavailable,
 }
 
