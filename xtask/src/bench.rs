@@ -179,7 +179,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
         step(&format!("create database {}", target.name));
         let database = Database::create(target)?;
         let port = free_port()?;
-        step(&format!("hyperfleet serve on 127.0.0.1:{port} (PostgreSQL)"));
+        step(&format!(
+            "hyperfleet serve on 127.0.0.1:{port} (PostgreSQL)"
+        ));
         let server = Server::start(
             &binary,
             port,
@@ -227,7 +229,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
             print!("{}", verdicts(&rows, PG_TARGETS));
         }
         if plan.fairness {
-            print!("{}", runtime.block_on(fairness(&server.base_url, &fleet, &plan))?);
+            print!(
+                "{}",
+                runtime.block_on(fairness(&server.base_url, &fleet, &plan))?
+            );
         }
         server.stop()?;
         drop(database);
@@ -254,7 +259,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let mut rows = Vec::new();
         for scenario in filtered(scenarios(&fleet), &args.only)? {
             let clients = plan.clients[0];
-            step(&format!("API (SQLite): {} at {clients} clients", scenario.title));
+            step(&format!(
+                "API (SQLite): {} at {clients} clients",
+                scenario.title
+            ));
             let api = runtime.block_on(load(&server.base_url, &scenario, &plan, clients))?;
             println!("{}", api.summary());
             rows.push(Row {
@@ -577,7 +585,10 @@ async fn seed(base_url: &str, fleet: &Fleet) -> Result<u64> {
     let pools: Vec<(String, String)> = (0..fleet.pools())
         .map(|k| {
             let cluster = 1 + k / POOLS_PER_CLUSTER;
-            (format!("{api}/clusters/bench-{cluster}/nodepools"), Fleet::pool_body(k))
+            (
+                format!("{api}/clusters/bench-{cluster}/nodepools"),
+                Fleet::pool_body(k),
+            )
         })
         .collect();
     let reports: Vec<(String, String)> = (1..=fleet.clusters)
@@ -791,8 +802,14 @@ async fn fairness(base_url: &str, fleet: &Fleet, plan: &Plan) -> Result<String> 
     )?;
     let mut out = String::new();
     let _ = writeln!(out);
-    let _ = writeln!(out, "Fairness (PostgreSQL, 4 clients each, 32 on the one-label list)");
-    let _ = writeln!(out, "| measure | alone | beside 32 list clients | target | held |");
+    let _ = writeln!(
+        out,
+        "Fairness (PostgreSQL, 4 clients each, 32 on the one-label list)"
+    );
+    let _ = writeln!(
+        out,
+        "| measure | alone | beside 32 list clients | target | held |"
+    );
     let _ = writeln!(out, "|---|---:|---:|---|---|");
     let get_ok = get_busy.percentile_ms(99.0) <= 5.0 * get_idle.percentile_ms(99.0);
     let _ = writeln!(
@@ -1018,7 +1035,12 @@ fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
 /// Run `scenario` against the server: a warm-up, then `plan.measure` at
 /// `clients` connections, each a task with its own keep-alive client
 /// sending one request after another.
-async fn load(base_url: &str, scenario: &Scenario, plan: &Plan, clients: usize) -> Result<Measured> {
+async fn load(
+    base_url: &str,
+    scenario: &Scenario,
+    plan: &Plan,
+    clients: usize,
+) -> Result<Measured> {
     let base_url: Arc<str> = Arc::from(base_url);
     if !plan.warm_up.is_zero() {
         drive(&base_url, scenario.kind, clients, plan.warm_up).await?;
@@ -1300,9 +1322,13 @@ mod tests {
     #[test]
     fn the_fleet_has_the_issues_shares() {
         let n = 100_000u64;
-        let production = (1..=n).filter(|&i| Fleet::environment(i) == "production").count();
+        let production = (1..=n)
+            .filter(|&i| Fleet::environment(i) == "production")
+            .count();
         assert_eq!(production, 28_000);
-        let ready = (1..=n).filter(|&i| Fleet::phase(i) == Seeded::Ready).count() as f64;
+        let ready = (1..=n)
+            .filter(|&i| Fleet::phase(i) == Seeded::Ready)
+            .count() as f64;
         assert!((ready / n as f64 - 0.6).abs() < 0.01, "{ready}");
         assert!(report_body(Seeded::Pending).is_none());
         assert_eq!(Fleet::new(5, 10).pools(), 50);
