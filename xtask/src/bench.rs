@@ -607,19 +607,22 @@ async fn seed(base_url: &str, fleet: &Fleet) -> Result<u64> {
         }))
         .collect();
     let mut sent = 0;
-    for batch in [clusters, pools, reports] {
-        sent += post_all(batch).await?;
-    }
+    sent += send_all(reqwest::Method::POST, clusters).await?;
+    sent += send_all(reqwest::Method::POST, pools).await?;
+    // A report replaces the adapter's previous one: PUT.
+    sent += send_all(reqwest::Method::PUT, reports).await?;
     Ok(sent)
 }
 
-/// POST every `(url, body)` at 32 connections; each must succeed.
-async fn post_all(requests: Vec<(String, String)>) -> Result<u64> {
+/// Send every `(url, body)` with `method` at 32 connections; each must
+/// succeed.
+async fn send_all(method: reqwest::Method, requests: Vec<(String, String)>) -> Result<u64> {
     let requests = Arc::new(requests);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..32 {
         let (requests, next) = (Arc::clone(&requests), Arc::clone(&next));
+        let method = method.clone();
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::builder()
                 .pool_max_idle_per_host(1)
@@ -631,14 +634,14 @@ async fn post_all(requests: Vec<(String, String)>) -> Result<u64> {
                     return anyhow::Ok(());
                 };
                 let response = client
-                    .post(url)
+                    .request(method.clone(), url)
                     .header("content-type", "application/json")
                     .body(body.clone())
                     .send()
                     .await?;
                 let status = response.status();
                 let text = response.text().await?;
-                ensure!(status.is_success(), "POST {url}: {status} {text}");
+                ensure!(status.is_success(), "{method} {url}: {status} {text}");
             }
         }));
     }
@@ -1078,7 +1081,7 @@ async fn drive(
                     ScenarioKind::Report { clusters } => {
                         let i = 1 + random.next() % clusters;
                         client
-                            .post(format!("{api}/clusters/bench-{i}/statuses"))
+                            .put(format!("{api}/clusters/bench-{i}/statuses"))
                             .header("content-type", "application/json")
                             .body(report.clone())
                     }
