@@ -127,6 +127,7 @@ pub async fn list(
     .collect();
     let matching = filter::common(
         ctx.db.get_database_backend(),
+        filter::Search::Indexed,
         &CLUSTERS,
         &CLUSTER_LABELS,
         &query.common,

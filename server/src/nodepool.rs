@@ -157,8 +157,15 @@ async fn list_matching(
     scope: Scope<'_>,
     query: NodePoolQuery,
 ) -> Result<NodePoolList, ServiceError> {
+    // One cluster's node pools are found by `cluster_id`; the terms are
+    // checked on those alone.
+    let how = match query.cluster_id {
+        Some(_) => filter::Search::OnRows,
+        None => filter::Search::Indexed,
+    };
     let matching = filter::common(
         ctx.db.get_database_backend(),
+        how,
         &NODEPOOLS,
         &NODEPOOL_LABELS,
         &query.common,
