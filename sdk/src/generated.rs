@@ -1539,7 +1539,7 @@ pub mod types {
         PayloadTooLarge,
         ///500: the server failed; the log has the details, the answer does not.
         InternalError,
-        ///503: a dependency (the database) is unreachable, or the server is at its connection cap; retry later.
+        ///503: a dependency (the database) is unreachable, the server is at its connection cap, or a query ran longer than the statement timeout and was stopped; retry later.
         Unavailable,
     }
     impl ::std::fmt::Display for ErrorCode {
@@ -5318,7 +5318,9 @@ Filters (`labels`, `phase`, `provider`, `region`, `name`) combine with AND; `tot
 
 With authentication on, a member sees only its teams' clusters, and `total` counts only those.
 
-Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter, named in `details`), 401 `Unauthenticated`, 503 `Unavailable`.
+A repeated label selector counts once, and two values of one key match nothing (an empty list, answered without a query). A list whose query runs longer than the server's statement timeout (`serve --statement-timeout`, default 5 s) is stopped and answered 503 `Unavailable` with a message saying so.
+
+Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter, named in `details`), 401 `Unauthenticated`, 503 `Unavailable` (the database unreachable, or the query over the statement timeout).
 
 Sends a `GET` request to `/api/hyperfleet/v1/clusters`
 
@@ -5429,7 +5431,9 @@ let response = client.cluster_update()
 
 Filters (`labels`, `phase`, `name`) combine with AND; `total` counts every match, not just this page.
 
-Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter, named in `details`), 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`, 503 `Unavailable`.
+A repeated label selector counts once, and two values of one key match nothing (an empty list, answered without a query). A list whose query runs longer than the server's statement timeout (`serve --statement-timeout`, default 5 s) is stopped and answered 503 `Unavailable` with a message saying so.
+
+Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter, named in `details`), 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`, 503 `Unavailable` (the database unreachable, or the query over the statement timeout).
 
 Sends a `GET` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools`
 
@@ -5630,7 +5634,9 @@ Filters (`cluster_id`, `labels`, `phase`, `name`) combine with AND; `total` coun
 
 A `cluster_id` that names no cluster matches nothing (an empty list, not a 404): this is a search, not a path. With authentication on, a member sees only the node pools of its teams' clusters, and `total` counts only those.
 
-Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter, named in `details`), 401 `Unauthenticated`, 503 `Unavailable`.
+A repeated label selector counts once, and two values of one key match nothing (an empty list, answered without a query). A list whose query runs longer than the server's statement timeout (`serve --statement-timeout`, default 5 s) is stopped and answered 503 `Unavailable` with a message saying so.
+
+Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter, named in `details`), 401 `Unauthenticated`, 503 `Unavailable` (the database unreachable, or the query over the statement timeout).
 
 Sends a `GET` request to `/api/hyperfleet/v1/nodepools`
 

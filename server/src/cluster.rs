@@ -123,22 +123,35 @@ pub async fn list(
     params: ClusterListParams,
 ) -> Result<ClusterList, ServiceError> {
     let query = check_cluster_list(&params)?;
-    let mut condition = filter::common(&CLUSTERS, &CLUSTER_LABELS, &query.common);
-    if let Some(scope) = caller.scope().condition(cluster::Column::Id) {
-        condition = condition.add(scope);
-    }
-    if let Some(provider) = &query.provider {
-        condition = condition.add(cluster::Column::Provider.eq(provider.as_str()));
-    }
-    if let Some(region) = &query.region {
-        condition = condition.add(cluster::Column::Region.eq(region.as_str()));
-    }
-    let (rows, total) = page::fetch(
-        &ctx.db,
-        cluster::Entity::find().filter(condition),
-        query.page,
+    let exact: Vec<filter::Exact<'_, cluster::Column>> = [
+        (cluster::Column::Provider, "provider", &query.provider),
+        (cluster::Column::Region, "region", &query.region),
+    ]
+    .into_iter()
+    .filter_map(|(column, term, value)| {
+        let value = value.as_deref()?;
+        Some(filter::Exact {
+            column,
+            term,
+            value,
+        })
+    })
+    .collect();
+    let matching = filter::common(
+        ctx.db.get_database_backend(),
+        filter::Search::Indexed,
+        &CLUSTERS,
+        &CLUSTER_LABELS,
+        &query.common,
+        &exact,
     )
-    .await?;
+    .map(|mut condition| {
+        if let Some(scope) = caller.scope().condition(cluster::Column::Id) {
+            condition = condition.add(scope);
+        }
+        cluster::Entity::find().filter(condition)
+    });
+    let (rows, total) = page::fetch(ctx, matching, query.page).await?;
     Ok(ClusterList {
         kind: ClusterListKind::ClusterList,
         items: rows.into_iter().map(to_wire).collect::<Result<_, _>>()?,

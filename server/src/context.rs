@@ -1,8 +1,10 @@
 //! State shared by every request handler.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
+use tokio::sync::Semaphore;
 
 use crate::aggregation::AggregationConfig;
 use crate::auth::Tokens;
@@ -19,4 +21,11 @@ pub struct ServerContext {
     pub metrics: Arc<Metrics>,
     /// The accepted bearer tokens; `None` when authentication is off.
     pub tokens: Option<Tokens>,
+    /// How many list queries may run at once: fewer than the pool has
+    /// connections, so lookups and adapters' reports always find one
+    /// (`resource::page`).
+    pub list_permits: Arc<Semaphore>,
+    /// The longest a statement may run (`serve --statement-timeout`); also
+    /// the longest a list waits for a permit.
+    pub statement_timeout: Duration,
 }

@@ -72,6 +72,17 @@ pub enum ServiceError {
         adapter: String,
         limit: usize,
     },
+    /// A statement ran past the statement timeout (`serve
+    /// --statement-timeout`) and was stopped; the connection went back to
+    /// the pool usable.
+    #[error(
+        "the query took too long and was stopped (statement timeout); narrow the filters or \
+         retry later"
+    )]
+    QueryTimeout,
+    /// Every list permit stayed taken for as long as a statement may run.
+    #[error("too many expensive lists are running at once; retry later")]
+    Busy,
     /// The readiness probe could not reach the database.
     #[error("the database is unreachable")]
     DatabaseUnreachable,
@@ -82,7 +93,19 @@ pub enum ServiceError {
     #[error("cannot build the response: {0}")]
     Response(String),
     #[error("database error: {0}")]
-    Database(#[from] DbErr),
+    Database(DbErr),
+}
+
+impl From<DbErr> for ServiceError {
+    /// Every database error passes here, so a statement stopped by the
+    /// timeout is told apart wherever it happens.
+    fn from(error: DbErr) -> Self {
+        if is_timeout(&error) {
+            Self::QueryTimeout
+        } else {
+            Self::Database(error)
+        }
+    }
 }
 
 impl From<Error> for ServiceError {
@@ -122,7 +145,7 @@ impl ServiceError {
             Self::NotTerminating { .. } => ErrorCode::ResourceNotTerminating,
             Self::GenerationAhead { .. } => ErrorCode::GenerationConflict,
             Self::StaleStatus { .. } => ErrorCode::StaleStatus,
-            Self::DatabaseUnreachable => ErrorCode::Unavailable,
+            Self::DatabaseUnreachable | Self::QueryTimeout | Self::Busy => ErrorCode::Unavailable,
             Self::Database(error) if is_unavailable(error) => {
                 tracing::warn!(request_id, %error, "database unavailable");
                 return Error::new(
@@ -139,6 +162,38 @@ impl ServiceError {
         };
         Error::new(code, self.to_string()).with_request_id(request_id)
     }
+}
+
+/// A statement stopped for running too long: PostgreSQL's `query_canceled`
+/// (57014: the statement timeout, or our cancel of a disconnected client's
+/// statement, whose answer nobody reads); SQLite's `SQLITE_INTERRUPT` (9,
+/// from the progress handler of `db::connect`) and `SQLITE_BUSY` (5 and its
+/// extended codes), which the busy timeout, no longer than the statement
+/// timeout, gives after waiting that long for the write lock.
+pub fn is_timeout(error: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    let (DbErr::Conn(RuntimeErr::SqlxError(e))
+    | DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))) = error
+    else {
+        return false;
+    };
+    let Sqlx::Database(db) = e.as_ref() else {
+        return false;
+    };
+    let Some(code) = db.code() else {
+        return false;
+    };
+    if code == "57014" {
+        return true;
+    }
+    // SQLite's extended codes keep the primary code in the low byte.
+    code.parse::<i32>()
+        .is_ok_and(|code| matches!(code & 0xff, 5 | 9))
+        && db
+            .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+            .is_some()
 }
 
 /// Errors that mean "cannot reach the database" rather than "the query is

@@ -22,8 +22,9 @@ pub mod status;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use dropshot::{ConfigDropshot, ServerBuilder};
+use dropshot::{ConfigDropshot, HandlerTaskMode, ServerBuilder};
 use hyperfleet_api::{MAX_REQUEST_BODY_BYTES, hyperfleet_api_mod};
 use sea_orm::DatabaseConnection;
 
@@ -42,6 +43,9 @@ pub struct ServerConfig {
     pub database_url: String,
     /// Most connections of the PostgreSQL pool (`None`: the default).
     pub database_pool_size: Option<u32>,
+    /// The longest one statement may run before it is stopped and the
+    /// request answered 503 (`serve --statement-timeout`); zero: unbounded.
+    pub statement_timeout: Duration,
     /// Which adapters each kind requires, and their order
     /// ([`AggregationConfig::default`]: the seed's).
     pub aggregation: AggregationConfig,
@@ -97,10 +101,17 @@ impl RunningServer {
 
 /// Connect, migrate, and start serving.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
-    let db = db::connect(&config.database_url, config.database_pool_size)
+    // Migrations run on their own connection, without the timeout.
+    db::connect_and_migrate(&config.database_url)
         .await
-        .map_err(StartError::Database)?;
-    db::migrate(&db).await.map_err(StartError::Migrate)?;
+        .map_err(StartError::Migrate)?;
+    let db = db::connect(
+        &config.database_url,
+        config.database_pool_size,
+        Some(config.statement_timeout),
+    )
+    .await
+    .map_err(StartError::Database)?;
 
     let mut api = hyperfleet_api_mod::api_description::<HyperfleetApiImpl>()
         .map_err(|e| StartError::Api(e.to_string()))?;
@@ -127,10 +138,25 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         aggregation: config.aggregation,
         metrics: metrics.clone(),
         tokens: config.auth,
+        list_permits: Arc::new(tokio::sync::Semaphore::new(db::list_share(
+            &config.database_url,
+            config.database_pool_size,
+        ))),
+        // A zero timeout means unbounded, for the database and the wait alike.
+        statement_timeout: if config.statement_timeout.is_zero() {
+            Duration::MAX
+        } else {
+            config.statement_timeout
+        },
     };
     let dropshot_config = ConfigDropshot {
         bind_address: config.listen,
         default_request_body_max_bytes: MAX_REQUEST_BODY_BYTES,
+        // A client that goes away takes its request with it: the handler is
+        // dropped, a list's statement cancelled (`resource::page`), a write's
+        // transaction rolled back unless it already committed. Every handler
+        // is one transaction or reads only, so dropping it anywhere is safe.
+        default_handler_task_mode: HandlerTaskMode::CancelOnDisconnect,
         ..ConfigDropshot::default()
     };
     // Dropshot routes and handles requests; the connections are ours

@@ -167,19 +167,30 @@ async fn list_matching(
     scope: Scope<'_>,
     query: NodePoolQuery,
 ) -> Result<NodePoolList, ServiceError> {
-    let mut condition = filter::common(&NODEPOOLS, &NODEPOOL_LABELS, &query.common);
-    if let Some(cluster_id) = query.cluster_id {
-        condition = condition.add(nodepool::Column::ClusterId.eq(cluster_id));
-    }
-    if let Some(scope) = scope.condition(nodepool::Column::ClusterId) {
-        condition = condition.add(scope);
-    }
-    let (rows, total) = page::fetch(
-        &ctx.db,
-        nodepool::Entity::find().filter(condition),
-        query.page,
+    // One cluster's node pools are found by `cluster_id`; the terms are
+    // checked on those alone.
+    let how = match query.cluster_id {
+        Some(_) => filter::Search::OnRows,
+        None => filter::Search::Indexed,
+    };
+    let matching = filter::common(
+        ctx.db.get_database_backend(),
+        how,
+        &NODEPOOLS,
+        &NODEPOOL_LABELS,
+        &query.common,
+        &[],
     )
-    .await?;
+    .map(|mut condition| {
+        if let Some(cluster_id) = query.cluster_id {
+            condition = condition.add(nodepool::Column::ClusterId.eq(cluster_id));
+        }
+        if let Some(scope) = scope.condition(nodepool::Column::ClusterId) {
+            condition = condition.add(scope);
+        }
+        nodepool::Entity::find().filter(condition)
+    });
+    let (rows, total) = page::fetch(ctx, matching, query.page).await?;
     Ok(NodePoolList {
         kind: NodePoolListKind::NodePoolList,
         items: rows.into_iter().map(to_wire).collect::<Result<_, _>>()?,

@@ -63,6 +63,8 @@ pub struct TestServer {
     pub base_url: String,
     /// Checks every response against openapi.yaml on the way to the test.
     pub contract: contract::Proxy,
+    /// The database it runs on.
+    pub backend: Backend,
     server: Option<RunningServer>,
     // Dropped after the server, so the database outlives its pool.
     _database: TestDatabase,
@@ -104,7 +106,8 @@ impl TestServer {
         Self::start_configured(backend, |config| config.auth = Some(tokens)).await
     }
 
-    /// Start a server with `configure` applied to the test settings.
+    /// Start a server with settings changed by `configure` (the statement
+    /// timeout, the pool size, ...).
     pub async fn start_configured(
         backend: Backend,
         configure: impl FnOnce(&mut ServerConfig),
@@ -122,9 +125,67 @@ impl TestServer {
             client: Client::new(&base_url),
             base_url,
             contract,
+            backend,
             server: Some(server),
             _database: database,
         })
+    }
+
+    /// The URL of the server itself, bypassing the contract proxy: for a
+    /// client whose disconnection the server must see.
+    pub fn direct_url(&self, path: &str) -> String {
+        let server = self.server.as_ref().expect("the server is running");
+        format!("http://{}{path}", server.local_addr())
+    }
+
+    /// A connection of the test's own to the server's database.
+    pub async fn database(&self) -> sea_orm::DatabaseConnection {
+        Database::connect(&self._database.url)
+            .await
+            .expect("the test connects to the server's database")
+    }
+
+    /// How many of the server's statements on `table` PostgreSQL is running
+    /// now (waiting for a lock counts), seen from `watcher`.
+    pub async fn running_statements(watcher: &sea_orm::DatabaseConnection, table: &str) -> i64 {
+        let row = watcher
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                format!(
+                    "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+                     AND pid <> pg_backend_pid() AND state = 'active' \
+                     AND query LIKE '%FROM \"{table}\"%'"
+                ),
+            ))
+            .await
+            .expect("pg_stat_activity is readable")
+            .expect("a count");
+        row.try_get("", "n").expect("a number")
+    }
+
+    /// Hold a lock that stops the server's statements on `table` until the
+    /// returned transaction ends: on PostgreSQL `ACCESS EXCLUSIVE` on the
+    /// table (reads and writes wait), on SQLite the database's write lock
+    /// (writes wait; WAL readers never do).
+    pub async fn lock_table(&self, table: &str) -> sea_orm::DatabaseTransaction {
+        use sea_orm::TransactionTrait;
+        let db = self.database().await;
+        match self.backend {
+            Backend::Postgres => {
+                let txn = db.begin().await.expect("a transaction");
+                txn.execute_unprepared(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+                    .await
+                    .expect("the table is locked");
+                txn
+            }
+            Backend::Sqlite => db
+                .begin_with_options(sea_orm::TransactionOptions {
+                    sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                    ..sea_orm::TransactionOptions::default()
+                })
+                .await
+                .expect("the write lock is taken"),
+        }
     }
 
     /// An SDK client that sends `token` as its bearer token.
@@ -182,6 +243,7 @@ pub fn server_config(database_url: String) -> ServerConfig {
         listen: "127.0.0.1:0".parse().expect("a valid socket address"),
         database_url,
         database_pool_size: None,
+        statement_timeout: hyperfleet_server::db::DEFAULT_STATEMENT_TIMEOUT,
         aggregation: AggregationConfig::default(),
         auth: None,
         limits: hyperfleet_server::Limits::default(),

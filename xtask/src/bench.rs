@@ -1,22 +1,27 @@
 //! `cargo xtask bench`: the fleet-scale benchmark of the list filters.
 //!
 //! One run, which stops by itself and talks only to 127.0.0.1:
-//! 1. builds the release server and creates a fresh PostgreSQL database;
-//! 2. migrates it with `hyperfleet migrate`, then seeds N clusters (with
-//!    label rows and varied providers, regions, labels and phases) in one
-//!    `INSERT ... SELECT generate_series` per table, straight in SQL;
-//! 3. starts `hyperfleet serve` on a free port and, for each scenario (get
-//!    one cluster, a filtered list of 10, create), runs a keep-alive load
-//!    generator at `--connections` concurrent connections for `--seconds`,
-//!    recording every request's latency;
-//! 4. runs pgbench with the same SQL statements the server issues for that
-//!    scenario (prepared, bound parameters, same client count) and prints
-//!    both, with the ratio API/pgbench;
-//! 5. stops the server and drops the database, also on failure.
+//! 1. builds the release server, creates a fresh PostgreSQL database and
+//!    starts `hyperfleet serve` on it (one required adapter, `validation`);
+//! 2. seeds the fleet of issue 14 **through the API** (clusters, node pools,
+//!    then the reports that set their phases), with no `ANALYZE`: autovacuum
+//!    as the machine has it (off here), so the planner has no statistics;
+//! 3. for each scenario (GET by name, J3, a one-label list, the unfiltered
+//!    page, the sentinel's `Pending,Not Ready` page, node pools across and
+//!    within clusters) and each `--clients` count, runs a keep-alive load
+//!    generator for `--seconds`, then pgbench with the same SQL statements
+//!    the server issues for that request (prepared, bound parameters, same
+//!    client count); prints p50/p99/req/s of both as a "cold statistics"
+//!    table, then runs `ANALYZE` and prints the same as an "analyzed" table,
+//!    each with the targets of issue 14 met or missed;
+//! 4. fairness: GET and adapters' reports alone, then beside 32 clients on
+//!    the one-label list;
+//! 5. stops the server and drops the database, also on failure; then the
+//!    same list scenarios on SQLite (`--sqlite-clusters`, API only).
 //!
-//! The pure parts (percentiles, URL checks, pgbench output parsing) are unit
-//! tested; the run itself is not part of CI (`--smoke` is a two-second
-//! version of it).
+//! The pure parts (percentiles, URL checks, pgbench output parsing, the
+//! fleet's shares) are unit tested; the run itself is not part of CI
+//! (`--smoke` is a small, one-second-per-run version of it).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -33,15 +38,29 @@ use crate::workspace_root;
 /// Flags of `cargo xtask bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Clusters to seed.
+    /// Clusters to seed on PostgreSQL (through the API).
     #[arg(long, default_value_t = 100_000)]
     clusters: u64,
-    /// Measured seconds per scenario (API and pgbench each).
-    #[arg(long, default_value_t = 20)]
+    /// Clusters that get ten node pools each (PostgreSQL).
+    #[arg(long, default_value_t = 10_000)]
+    pool_clusters: u64,
+    /// Clusters to seed on SQLite (a tenth of them with ten node pools);
+    /// 0 skips SQLite.
+    #[arg(long, default_value_t = 10_000)]
+    sqlite_clusters: u64,
+    /// Skip PostgreSQL (SQLite only).
+    #[arg(long)]
+    no_postgres: bool,
+    /// Skip the fairness scenario.
+    #[arg(long)]
+    no_fairness: bool,
+    /// Measured seconds per run (API and pgbench each).
+    #[arg(long, default_value_t = 5)]
     seconds: u64,
-    /// Concurrent connections (API load generator and pgbench clients).
-    #[arg(long, default_value_t = 32)]
-    connections: usize,
+    /// Concurrent clients of each run (API load generator and pgbench); the
+    /// targets are read at 10.
+    #[arg(long, value_delimiter = ',', default_values_t = [10, 32])]
+    clients: Vec<usize>,
     /// The database to create, seed and drop; it must not exist yet, and
     /// must be on this machine. Parameters after `?` (`sslmode=disable`)
     /// apply to the server, pgbench and psql alike. Default: a fresh
@@ -55,11 +74,11 @@ pub struct BenchArgs {
     /// `RUST_LOG` of the server under test (`info` logs every request).
     #[arg(long, default_value = "warn")]
     server_log: String,
-    /// A quick run: 200 clusters, 2 seconds, 4 connections, no warm-up.
+    /// A quick run: 300 clusters (20 with node pools), 1 second, no warm-up.
     #[arg(long)]
     smoke: bool,
-    /// Run only these scenarios (comma-separated: get, list, list-narrow,
-    /// create); default all.
+    /// Run only these scenarios (comma-separated: get, j3, one-label,
+    /// unfiltered, sentinel, pools-one-label, pools-of-one); default all.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -68,38 +87,48 @@ pub struct BenchArgs {
 #[derive(Clone, Debug)]
 struct Plan {
     clusters: u64,
+    pool_clusters: u64,
+    sqlite_clusters: u64,
+    postgres: bool,
+    fairness: bool,
     measure: Duration,
     warm_up: Duration,
-    connections: usize,
+    clients: Vec<usize>,
 }
 
 impl BenchArgs {
     fn plan(&self) -> Plan {
+        let mut plan = Plan {
+            clusters: self.clusters,
+            pool_clusters: self.pool_clusters,
+            sqlite_clusters: self.sqlite_clusters,
+            postgres: !self.no_postgres,
+            fairness: !self.no_fairness,
+            measure: Duration::from_secs(self.seconds),
+            warm_up: Duration::from_secs(1),
+            clients: self.clients.clone(),
+        };
         if self.smoke {
-            Plan {
-                clusters: 200,
-                measure: Duration::from_secs(2),
-                warm_up: Duration::ZERO,
-                connections: 4,
-            }
-        } else {
-            Plan {
-                clusters: self.clusters,
-                measure: Duration::from_secs(self.seconds),
-                warm_up: Duration::from_secs(2),
-                connections: self.connections,
-            }
+            plan.clusters = 300;
+            plan.pool_clusters = 20;
+            plan.sqlite_clusters = plan.sqlite_clusters.min(300);
+            plan.measure = Duration::from_secs(1);
+            plan.warm_up = Duration::ZERO;
         }
+        plan
     }
 }
 
-/// The broad filtered list: about 4 300 matches in 100 000 clusters, all of
-/// which the exact `total` has to count.
-const LIST_QUERY: &str = "labels=environment:production,team:platform&phase=Ready&size=10";
-/// J3's narrow search (production platform clusters on GCP in us-east1 that
-/// are Ready): about 240 matches in 100 000 clusters.
-const LIST_NARROW_QUERY: &str = "labels=environment:production,team:platform&phase=Ready\
-                                 &provider=gcp&region=us-east1&size=10";
+/// The issue 14 targets, p99 in ms at 10 clients on PostgreSQL, by
+/// scenario name; SQLite's lists have one target of their own.
+const PG_TARGETS: &[(&str, f64)] = &[
+    ("get", 5.0),
+    ("j3", 25.0),
+    ("one-label", 60.0),
+    ("unfiltered", 15.0),
+    ("sentinel", 15.0),
+];
+const SQLITE_LIST_TARGET_MS: f64 = 20.0;
 
 pub fn run(args: BenchArgs) -> Result<()> {
     // `cargo xtask` builds xtask unoptimized, and an unoptimized load
@@ -117,7 +146,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     let plan = args.plan();
     ensure!(plan.clusters >= 1, "--clusters must be at least 1");
-    ensure!(plan.connections >= 1, "--connections must be at least 1");
+    ensure!(
+        !plan.clients.is_empty() && plan.clients.iter().all(|&c| c >= 1),
+        "--clients must list counts of at least 1"
+    );
     ensure!(!plan.measure.is_zero(), "--seconds must be at least 1");
     let database_url = match &args.database_url {
         Some(url) => url.clone(),
@@ -138,88 +170,184 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let binary = root.join("target/release/hyperfleet");
     let work_dir = root.join("target/bench");
     std::fs::create_dir_all(&work_dir)?;
-
-    step(&format!("create database {}", target.name));
-    let database = Database::create(target)?;
-
-    step("hyperfleet migrate");
-    let status = Command::new(&binary)
-        .args(["migrate", "--database-url", &database.target.url])
-        .env("RUST_LOG", "warn")
-        .status()?;
-    ensure!(status.success(), "hyperfleet migrate failed");
-
-    step(&format!("seed {} clusters", plan.clusters));
-    let started = Instant::now();
-    database.psql(&seed_sql(plan.clusters))?;
-    println!("seeded in {:.1} s", started.elapsed().as_secs_f64());
-
-    let port = free_port()?;
-    step(&format!("hyperfleet serve on 127.0.0.1:{port}"));
-    let server = Server::start(
-        &binary,
-        port,
-        &database.target.url,
-        args.server_pool_size,
-        &args.server_log,
-        &work_dir,
-    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(server.wait_ready())?;
 
-    let mut scenarios = scenarios(plan.clusters);
-    if !args.only.is_empty() {
-        scenarios.retain(|s| args.only.iter().any(|name| name == s.name));
-        ensure!(!scenarios.is_empty(), "--only names no scenario");
-    }
-    let mut rows = Vec::new();
-    for scenario in &scenarios {
-        println!("load average: {}", load_average());
-        step(&format!("API: {}", scenario.title));
-        let cpu_before = (server.cpu_seconds(), cpu_seconds("self"));
-        let api = runtime.block_on(load(&server.base_url, scenario, &plan))?;
-        let cpu_after = (server.cpu_seconds(), cpu_seconds("self"));
-        println!("{}", api.summary());
-        // Where the two cores went (warm-up included): what the server and
-        // the load generator used per request; PostgreSQL and the rest of
-        // the machine had what is left.
-        if let ((Some(s0), Some(l0)), (Some(s1), Some(l1))) = (cpu_before, cpu_after) {
-            let requests = api.requests.max(1) as f64;
+    if plan.postgres {
+        step(&format!("create database {}", target.name));
+        let database = Database::create(target)?;
+        let port = free_port()?;
+        step(&format!(
+            "hyperfleet serve on 127.0.0.1:{port} (PostgreSQL)"
+        ));
+        let server = Server::start(
+            &binary,
+            port,
+            &database.target.url,
+            args.server_pool_size,
+            &args.server_log,
+            &work_dir,
+        )?;
+        runtime.block_on(server.wait_ready())?;
+        let fleet = Fleet::new(plan.clusters, plan.pool_clusters);
+        step(&format!(
+            "seed {} clusters and {} node pools through the API (no ANALYZE)",
+            fleet.clusters,
+            fleet.pools()
+        ));
+        let started = Instant::now();
+        let seeded = runtime.block_on(seed(&server.base_url, &fleet))?;
+        println!(
+            "seeded in {:.1} s ({seeded} requests, {:.0}/s)",
+            started.elapsed().as_secs_f64(),
+            seeded as f64 / started.elapsed().as_secs_f64()
+        );
+        let scenarios = filtered(scenarios(&fleet), &args.only)?;
+        for statistics in ["cold statistics", "analyzed"] {
+            if statistics == "analyzed" {
+                step("ANALYZE");
+                database.psql("ANALYZE")?;
+            }
+            let mut rows = Vec::new();
+            for scenario in &scenarios {
+                for &clients in &plan.clients {
+                    rows.push(measure(
+                        &runtime, &server, &database, scenario, &plan, clients, &work_dir,
+                    )?);
+                }
+            }
+            println!();
             println!(
-                "CPU: server {:.1} s ({:.0} us/request), load generator {:.1} s ({:.0} us/request)",
-                s1 - s0,
-                (s1 - s0) * 1e6 / requests,
-                l1 - l0,
-                (l1 - l0) * 1e6 / requests
+                "PostgreSQL, {statistics}: {} clusters, {} node pools, {} s per run",
+                fleet.clusters,
+                fleet.pools(),
+                plan.measure.as_secs()
+            );
+            print!("{}", table(&rows));
+            print!("{}", verdicts(&rows, PG_TARGETS));
+        }
+        if plan.fairness {
+            print!(
+                "{}",
+                runtime.block_on(fairness(&server.base_url, &fleet, &plan))?
             );
         }
-        step(&format!("pgbench: {}", scenario.title));
-        let pgbench = pgbench(&database, scenario, &plan, &work_dir)?;
-        println!("{}", pgbench.summary());
-        rows.push((scenario.title, api, pgbench));
+        server.stop()?;
+        drop(database);
+    }
+
+    if plan.sqlite_clusters > 0 {
+        let dir = work_dir.join("sqlite");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let url = format!("sqlite://{}", dir.join("bench.db").display());
+        let port = free_port()?;
+        step(&format!("hyperfleet serve on 127.0.0.1:{port} (SQLite)"));
+        let server = Server::start(&binary, port, &url, None, &args.server_log, &work_dir)?;
+        runtime.block_on(server.wait_ready())?;
+        let fleet = Fleet::new(plan.sqlite_clusters, plan.sqlite_clusters / 10);
+        step(&format!(
+            "seed {} clusters and {} node pools through the API",
+            fleet.clusters,
+            fleet.pools()
+        ));
+        let started = Instant::now();
+        runtime.block_on(seed(&server.base_url, &fleet))?;
+        println!("seeded in {:.1} s", started.elapsed().as_secs_f64());
+        let mut rows = Vec::new();
+        for scenario in filtered(scenarios(&fleet), &args.only)? {
+            let clients = plan.clients[0];
+            step(&format!(
+                "API (SQLite): {} at {clients} clients",
+                scenario.title
+            ));
+            let api = runtime.block_on(load(&server.base_url, &scenario, &plan, clients))?;
+            println!("{}", api.summary());
+            rows.push(Row {
+                name: scenario.name,
+                title: scenario.title,
+                clients,
+                api,
+                pgbench: None,
+            });
+        }
+        server.stop()?;
+        println!();
+        println!(
+            "SQLite: {} clusters, {} node pools, {} s per run",
+            fleet.clusters,
+            fleet.pools(),
+            plan.measure.as_secs()
+        );
+        print!("{}", table(&rows));
+        let lists: Vec<(&str, f64)> = rows
+            .iter()
+            .filter(|row| row.name != "get")
+            .map(|row| (row.name, SQLITE_LIST_TARGET_MS))
+            .collect();
+        print!("{}", verdicts(&rows, &lists));
+        let _ = std::fs::remove_dir_all(&dir);
     }
     drop(runtime);
-    server.stop()?;
-
-    println!();
-    println!(
-        "{} clusters seeded, {} s per scenario, {} connections",
-        plan.clusters,
-        plan.measure.as_secs(),
-        plan.connections
-    );
-    print!("{}", table(&rows));
-    drop(database);
     Ok(())
+}
+
+fn filtered(mut scenarios: Vec<Scenario>, only: &[String]) -> Result<Vec<Scenario>> {
+    if !only.is_empty() {
+        scenarios.retain(|s| only.iter().any(|name| name == s.name));
+        ensure!(!scenarios.is_empty(), "--only names no scenario");
+    }
+    Ok(scenarios)
+}
+
+/// One API run and one pgbench run of `scenario` at `clients`.
+fn measure(
+    runtime: &tokio::runtime::Runtime,
+    server: &Server,
+    database: &Database,
+    scenario: &Scenario,
+    plan: &Plan,
+    clients: usize,
+    work_dir: &Path,
+) -> Result<Row> {
+    println!("load average: {}", load_average());
+    step(&format!("API: {} at {clients} clients", scenario.title));
+    let cpu_before = server.cpu_seconds();
+    let api = runtime.block_on(load(&server.base_url, scenario, plan, clients))?;
+    let cpu_after = server.cpu_seconds();
+    println!("{}", api.summary());
+    if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
+        println!(
+            "server CPU {:.0} us/request",
+            (after - before) * 1e6 / api.requests.max(1) as f64
+        );
+    }
+    step(&format!("pgbench: {} at {clients} clients", scenario.title));
+    let pgbench = pgbench(database, scenario, plan, clients, work_dir)?;
+    println!("{}", pgbench.summary());
+    Ok(Row {
+        name: scenario.name,
+        title: scenario.title,
+        clients,
+        api,
+        pgbench: Some(pgbench),
+    })
+}
+
+/// One line of a results table.
+struct Row {
+    name: &'static str,
+    title: &'static str,
+    clients: usize,
+    api: Measured,
+    pgbench: Option<Measured>,
 }
 
 fn step(what: &str) {
     println!("==> {what}");
 }
-
 /// The 1, 5 and 15 minute load averages: on a shared 2-core machine, other
 /// work skews every number, so each scenario prints what it ran beside.
 fn load_average() -> String {
@@ -343,59 +471,189 @@ fn first_line(text: &str) -> &str {
     text.trim().lines().next().unwrap_or_default()
 }
 
-/// The id of seeded cluster `i`: recomputable on both sides, so the load
-/// generator and pgbench can ask for any seeded cluster without a lookup.
-fn seeded_id(i: u64) -> String {
-    format!("00000000-0000-4000-8000-{i:012x}")
+/// The fleet of issue 14, seeded through the API. Cluster `i` (from 1):
+/// - name `bench-i`; provider one of 3 (`i % 3`), region one of 4;
+/// - `environment` one of 5, `production` for 7 in 25 (28 %), `team` one of 7;
+/// - phase from a hash of `i`: Ready 60 %, Not Ready 20 %, Pending 20 %
+///   (one required adapter, `validation`: a complete report makes Ready, a
+///   running one Not Ready, none Pending).
+///
+/// The first `pool_clusters` clusters have ten node pools each, labelled
+/// and phased the same way by their global index.
+struct Fleet {
+    clusters: u64,
+    pool_clusters: u64,
 }
 
-/// SQL that seeds `n` clusters and their label rows. Cluster `i`:
-/// - provider `i % 4` of gcp, aws, azure, ibm; one of three regions each;
-/// - `environment` production (40 %), staging (20 %), development (40 %);
-/// - `team` one of seven; `tier` gold or silver on every third cluster;
-/// - phase Ready (70 %), Not Ready (20 %), Pending (5 %), Terminating (5 %);
-/// - created one second after cluster `i - 1`.
-///
-/// The moduli are pairwise coprime, so every combination occurs.
-fn seed_sql(n: u64) -> String {
-    format!(
-        "BEGIN;
-CREATE TEMPORARY TABLE seed ON COMMIT DROP AS
-SELECT i,
-       ('00000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid AS id,
-       (ARRAY['gcp', 'aws', 'azure', 'ibm'])[1 + i % 4] AS provider,
-       (ARRAY[ARRAY['us-east1', 'us-west1', 'europe-west1'],
-              ARRAY['us-east-1', 'us-west-2', 'eu-west-1'],
-              ARRAY['eastus', 'westus2', 'westeurope'],
-              ARRAY['us-south', 'us-east', 'eu-de']])[1 + i % 4][1 + (i / 4) % 3] AS region,
-       (ARRAY['production', 'production', 'staging', 'development', 'development'])[1 + i % 5]
-           AS environment,
-       (ARRAY['platform', 'data', 'ml', 'web', 'payments', 'search', 'infra'])[1 + i % 7] AS team,
-       CASE WHEN i % 3 = 0 THEN (ARRAY['gold', 'silver'])[1 + (i / 3) % 2] END AS tier,
-       CASE WHEN i % 20 < 14 THEN 'Ready' WHEN i % 20 < 18 THEN 'Not Ready'
-            WHEN i % 20 = 18 THEN 'Pending' ELSE 'Terminating' END AS phase,
-       timestamptz '2026-01-01 00:00:00+00' + make_interval(secs => i) AS at
-FROM generate_series(1, {n}) AS i;
-INSERT INTO clusters (id, name, generation, provider, region, node_count, labels, phase,
-                      phase_message, phase_changed_at, created_at, updated_at)
-SELECT id, 'bench-' || i, 1, provider, region, 1 + i % 10,
-       '{{\"environment\":\"' || environment || '\",\"team\":\"' || team || '\"'
-           || coalesce(',\"tier\":\"' || tier || '\"', '') || '}}',
-       phase, 'seeded', at, at, at
-FROM seed;
-INSERT INTO cluster_labels (cluster_id, key, value)
-SELECT id, 'environment', environment FROM seed
-UNION ALL SELECT id, 'team', team FROM seed
-UNION ALL SELECT id, 'tier', tier FROM seed WHERE tier IS NOT NULL;
-COMMIT;
-VACUUM ANALYZE clusters;
-VACUUM ANALYZE cluster_labels;"
+const POOLS_PER_CLUSTER: u64 = 10;
+const PROVIDERS: [&str; 3] = ["gcp", "aws", "azure"];
+const REGIONS: [&str; 4] = ["us-east1", "us-west1", "europe-west1", "asia-east1"];
+const TEAMS: [&str; 7] = [
+    "platform", "data", "ml", "web", "payments", "search", "infra",
+];
+const OTHER_ENVIRONMENTS: [&str; 4] = ["staging", "development", "qa", "sandbox"];
+
+/// What a seeded resource's one adapter reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Seeded {
+    Ready,
+    NotReady,
+    Pending,
+}
+
+impl Fleet {
+    fn new(clusters: u64, pool_clusters: u64) -> Self {
+        Self {
+            clusters,
+            pool_clusters: pool_clusters.min(clusters),
+        }
+    }
+
+    fn pools(&self) -> u64 {
+        self.pool_clusters * POOLS_PER_CLUSTER
+    }
+
+    fn environment(i: u64) -> &'static str {
+        match i % 25 {
+            bucket @ 7.. => OTHER_ENVIRONMENTS[((bucket - 7) % 4) as usize],
+            _ => "production",
+        }
+    }
+
+    fn phase(i: u64) -> Seeded {
+        // A multiplicative hash, so the phase does not follow the label
+        // moduli and every combination occurs.
+        match (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % 5 {
+            0..=2 => Seeded::Ready,
+            3 => Seeded::NotReady,
+            _ => Seeded::Pending,
+        }
+    }
+
+    fn cluster_body(i: u64) -> String {
+        serde_json::json!({
+            "name": format!("bench-{i}"),
+            "spec": {
+                "provider": PROVIDERS[(i % 3) as usize],
+                "region": REGIONS[((i / 3) % 4) as usize],
+                "nodeCount": 3,
+            },
+            "labels": { "environment": Self::environment(i), "team": TEAMS[(i % 7) as usize] },
+        })
+        .to_string()
+    }
+
+    fn pool_body(k: u64) -> String {
+        serde_json::json!({
+            "name": format!("pool-{}", k % POOLS_PER_CLUSTER),
+            "spec": { "nodeCount": 3, "machineType": "n2-standard-4" },
+            "labels": { "environment": Self::environment(k), "team": TEAMS[(k % 7) as usize] },
+        })
+        .to_string()
+    }
+}
+
+/// The report that gives a seeded resource its phase, if any.
+fn report_body(phase: Seeded) -> Option<String> {
+    let available = match phase {
+        Seeded::Ready => "True",
+        Seeded::NotReady => "False",
+        Seeded::Pending => return None,
+    };
+    Some(
+        serde_json::json!({
+            "adapter": "validation",
+            "observed_generation": 1,
+            "conditions": [
+                {"type": "Applied", "status": "True", "reason": "Seed", "message": "applied"},
+                {"type": "Available", "status": available, "reason": "Seed", "message": "seeded"},
+                {"type": "Health", "status": "True", "reason": "Seed", "message": "healthy"},
+            ],
+        })
+        .to_string(),
     )
+}
+
+/// Seed `fleet` through the API at 32 connections: clusters, then node
+/// pools, then the reports that set their phases. Returns the number of
+/// requests; any failure stops the run.
+async fn seed(base_url: &str, fleet: &Fleet) -> Result<u64> {
+    let api = format!("{base_url}/api/hyperfleet/v1");
+    let clusters: Vec<(String, String)> = (1..=fleet.clusters)
+        .map(|i| (format!("{api}/clusters"), Fleet::cluster_body(i)))
+        .collect();
+    let pools: Vec<(String, String)> = (0..fleet.pools())
+        .map(|k| {
+            let cluster = 1 + k / POOLS_PER_CLUSTER;
+            (
+                format!("{api}/clusters/bench-{cluster}/nodepools"),
+                Fleet::pool_body(k),
+            )
+        })
+        .collect();
+    let reports: Vec<(String, String)> = (1..=fleet.clusters)
+        .filter_map(|i| {
+            let body = report_body(Fleet::phase(i))?;
+            Some((format!("{api}/clusters/bench-{i}/statuses"), body))
+        })
+        .chain((0..fleet.pools()).filter_map(|k| {
+            let body = report_body(Fleet::phase(k))?;
+            let cluster = 1 + k / POOLS_PER_CLUSTER;
+            let pool = k % POOLS_PER_CLUSTER;
+            Some((
+                format!("{api}/clusters/bench-{cluster}/nodepools/pool-{pool}/statuses"),
+                body,
+            ))
+        }))
+        .collect();
+    let mut sent = 0;
+    sent += send_all(reqwest::Method::POST, clusters).await?;
+    sent += send_all(reqwest::Method::POST, pools).await?;
+    // A report replaces the adapter's previous one: PUT.
+    sent += send_all(reqwest::Method::PUT, reports).await?;
+    Ok(sent)
+}
+
+/// Send every `(url, body)` with `method` at 32 connections; each must
+/// succeed.
+async fn send_all(method: reqwest::Method, requests: Vec<(String, String)>) -> Result<u64> {
+    let requests = Arc::new(requests);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let (requests, next) = (Arc::clone(&requests), Arc::clone(&next));
+        let method = method.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .timeout(Duration::from_secs(30))
+                .build()?;
+            loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((url, body)) = requests.get(index) else {
+                    return anyhow::Ok(());
+                };
+                let response = client
+                    .request(method.clone(), url)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await?;
+                let status = response.status();
+                let text = response.text().await?;
+                ensure!(status.is_success(), "{method} {url}: {status} {text}");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(requests.len() as u64)
 }
 
 /// One measured operation, for the API and for pgbench.
 struct Scenario {
-    /// Short name for `--only`.
+    /// Short name for `--only` and the targets.
     name: &'static str,
     title: &'static str,
     kind: ScenarioKind,
@@ -408,108 +666,208 @@ struct Scenario {
 
 #[derive(Clone, Copy)]
 enum ScenarioKind {
+    /// GET one random cluster by name.
     Get { clusters: u64 },
-    List { query: &'static str },
-    Create,
+    /// GET this path and query under the base path.
+    List { path: &'static str },
+    /// A `validation` report on a random cluster (the control loop).
+    Report { clusters: u64 },
 }
 
 /// The columns of a cluster row, as the server selects them.
 const COLUMNS: &str = r#""clusters"."id", "clusters"."name", "clusters"."generation", "clusters"."provider", "clusters"."region", "clusters"."node_count", "clusters"."labels", "clusters"."phase", "clusters"."phase_message", "clusters"."phase_changed_at", "clusters"."created_at", "clusters"."updated_at""#;
+/// The columns of a node-pool row, as the server selects them.
+const POOL_COLUMNS: &str = r#""nodepools"."id", "nodepools"."cluster_id", "nodepools"."name", "nodepools"."generation", "nodepools"."node_count", "nodepools"."machine_type", "nodepools"."labels", "nodepools"."phase", "nodepools"."phase_message", "nodepools"."phase_changed_at", "nodepools"."created_at", "nodepools"."updated_at""#;
 
-fn scenarios(clusters: u64) -> Vec<Scenario> {
-    let filter = r#""clusters"."id" IN (SELECT "cluster_id" FROM "cluster_labels" WHERE "cluster_labels"."key" = :k1 AND "cluster_labels"."value" = :v1) AND "clusters"."id" IN (SELECT "cluster_id" FROM "cluster_labels" WHERE "cluster_labels"."key" = :k2 AND "cluster_labels"."value" = :v2) AND "clusters"."phase" IN (:phase)"#;
-    let new_id = "(lpad(to_hex(:hi::bigint), 16, '0') || lpad(to_hex(:lo::bigint), 16, '0'))::uuid";
-    let list_vars: Vec<(&'static str, String)> = vec![
-        ("k1", "environment".into()),
-        ("v1", "production".into()),
-        ("k2", "team".into()),
-        ("v2", "platform".into()),
-        ("phase", "Ready".into()),
-        ("size", "10".into()),
-        ("offset", "0".into()),
-    ];
-    vec![
+const J3: &str = "clusters?labels=environment:production,team:platform&phase=Ready\
+                  &provider=gcp&region=us-east1&size=10";
+const ONE_LABEL: &str = "clusters?labels=environment:production&size=10";
+const UNFILTERED: &str = "clusters?size=10";
+const SENTINEL: &str = "clusters?phase=Pending,Not%20Ready&size=10";
+const POOLS_ONE_LABEL: &str = "nodepools?labels=environment:production&size=10";
+const POOLS_OF_ONE: &str = "clusters/bench-7/nodepools?labels=environment:production&size=10";
+
+fn scenarios(fleet: &Fleet) -> Vec<Scenario> {
+    let contains = |table: &str| format!(r#""{table}"."search" @> (CAST(:terms AS text[]))"#);
+    let overlap = r#""clusters"."search" && (CAST(:any AS text[]))"#;
+    let clusters = fleet.clusters;
+    let mut all = vec![
         Scenario {
             name: "get",
-            title: "GET /clusters/{id}",
+            title: "GET /clusters/{name}",
             kind: ScenarioKind::Get { clusters },
             pgbench_script: format!(
                 "\\set i random(1, {clusters})\n\
-                 SELECT {COLUMNS} FROM \"clusters\" WHERE \"clusters\".\"id\" = \
-                 ('00000000-0000-4000-8000-' || lpad(to_hex(:i::bigint), 12, '0'))::uuid LIMIT :one;\n"
+                 SELECT {COLUMNS} FROM \"clusters\" WHERE \"clusters\".\"name\" = \
+                 'bench-' || :i LIMIT :one;\n"
             ),
             pgbench_vars: vec![("one", "1".into())],
         },
         Scenario {
-            name: "list",
-            title: "GET /clusters?labels=..&phase=..&size=10",
-            kind: ScenarioKind::List { query: LIST_QUERY },
-            pgbench_script: list_script(filter),
-            pgbench_vars: list_vars.clone(),
+            name: "j3",
+            title: "J3 labels=environment:production,team:platform&phase=Ready&provider=gcp&region=us-east1",
+            kind: ScenarioKind::List { path: J3 },
+            pgbench_script: list_script("clusters", COLUMNS, &contains("clusters")),
+            pgbench_vars: vec![(
+                "terms",
+                r#"{"label:environment=production","label:team=platform","phase:Ready","provider:gcp","region:us-east1"}"#
+                    .into(),
+            )],
         },
         Scenario {
-            name: "list-narrow",
-            title: "GET /clusters?labels=..&phase=..&provider=..&region=..&size=10",
+            name: "one-label",
+            title: "labels=environment:production (28 %)",
+            kind: ScenarioKind::List { path: ONE_LABEL },
+            pgbench_script: list_script("clusters", COLUMNS, &contains("clusters")),
+            pgbench_vars: vec![("terms", r#"{"label:environment=production"}"#.into())],
+        },
+        Scenario {
+            name: "unfiltered",
+            title: "unfiltered page",
+            kind: ScenarioKind::List { path: UNFILTERED },
+            pgbench_script: list_script("clusters", COLUMNS, "TRUE"),
+            pgbench_vars: Vec::new(),
+        },
+        Scenario {
+            name: "sentinel",
+            title: "sentinel phase=Pending,Not Ready",
+            kind: ScenarioKind::List { path: SENTINEL },
+            pgbench_script: list_script("clusters", COLUMNS, overlap),
+            pgbench_vars: vec![("any", r#"{"phase:Pending","phase:Not Ready"}"#.into())],
+        },
+    ];
+    if fleet.pools() > 0 {
+        all.push(Scenario {
+            name: "pools-one-label",
+            title: "/nodepools?labels=environment:production",
             kind: ScenarioKind::List {
-                query: LIST_NARROW_QUERY,
+                path: POOLS_ONE_LABEL,
             },
-            pgbench_script: list_script(&format!(
-                "{filter} AND \"clusters\".\"provider\" = :provider \
-                 AND \"clusters\".\"region\" = :region"
-            )),
-            pgbench_vars: [
-                list_vars,
-                vec![("provider", "gcp".into()), ("region", "us-east1".into())],
-            ]
-            .concat(),
-        },
-        Scenario {
-            name: "create",
-            title: "POST /clusters",
-            kind: ScenarioKind::Create,
+            pgbench_script: list_script("nodepools", POOL_COLUMNS, &contains("nodepools")),
+            pgbench_vars: vec![("terms", r#"{"label:environment=production"}"#.into())],
+        });
+        all.push(Scenario {
+            name: "pools-of-one",
+            title: "/clusters/bench-7/nodepools?labels=environment:production",
+            kind: ScenarioKind::List { path: POOLS_OF_ONE },
             pgbench_script: format!(
-                "\\set hi random(1, 9223372036854775806)\n\
-                 \\set lo random(1, 9223372036854775806)\n\
-                 BEGIN;\n\
-                 INSERT INTO \"clusters\" (\"id\", \"name\", \"generation\", \"provider\", \
-                 \"region\", \"node_count\", \"labels\", \"phase\", \"phase_message\", \
-                 \"phase_changed_at\", \"created_at\", \"updated_at\") VALUES ({new_id}, \
-                 'pgbench-' || to_hex(:hi::bigint) || to_hex(:lo::bigint), :generation, :provider, :region, \
-                 :nodes, :labels, :phase, :message, now(), now(), now());\n\
-                 INSERT INTO \"cluster_labels\" (\"cluster_id\", \"key\", \"value\") VALUES \
-                 ({new_id}, :k1, :v1), ({new_id}, :k2, :v2);\n\
-                 COMMIT;\n"
+                "SELECT {COLUMNS} FROM \"clusters\" WHERE \"clusters\".\"name\" = 'bench-7' LIMIT 1;\n{}",
+                list_script(
+                    "nodepools",
+                    POOL_COLUMNS,
+                    &format!(
+                        "{} AND \"nodepools\".\"cluster_id\" = (SELECT id FROM clusters WHERE name = 'bench-7')",
+                        contains("nodepools")
+                    )
+                )
             ),
-            pgbench_vars: vec![
-                ("generation", "1".into()),
-                ("provider", "gcp".into()),
-                ("region", "us-east1".into()),
-                ("nodes", "3".into()),
-                (
-                    "labels",
-                    r#"{"environment":"production","team":"platform"}"#.into(),
-                ),
-                ("phase", "Pending".into()),
-                (
-                    "message",
-                    "waiting for validation, dns, infrastructure".into(),
-                ),
-                ("k1", "environment".into()),
-                ("v1", "production".into()),
-                ("k2", "team".into()),
-                ("v2", "platform".into()),
-            ],
-        },
-    ]
+            pgbench_vars: vec![("terms", r#"{"label:environment=production"}"#.into())],
+        });
+    }
+    all
 }
 
-/// The two statements of one list request: the count, then the page.
-fn list_script(filter: &str) -> String {
+/// The statements of one list request on PostgreSQL: the transaction whose
+/// backend a disconnect would cancel, the count, the page.
+fn list_script(table: &str, columns: &str, filter: &str) -> String {
     format!(
-        "SELECT COUNT(*) FROM \"clusters\" WHERE {filter};\n\
-         SELECT {COLUMNS} FROM \"clusters\" WHERE {filter} ORDER BY \
-         \"clusters\".\"created_at\" ASC, \"clusters\".\"id\" ASC LIMIT :size OFFSET :offset;\n"
+        "BEGIN;\n\
+         SELECT pg_backend_pid() AS pid, now() AS xact_start;\n\
+         SELECT COUNT(*) FROM \"{table}\" WHERE {filter};\n\
+         SELECT {columns} FROM \"{table}\" WHERE {filter} ORDER BY \
+         \"{table}\".\"created_at\" ASC, \"{table}\".\"id\" ASC LIMIT 10 OFFSET 0;\n\
+         COMMIT;\n"
     )
+}
+
+/// Fairness (issue 14, item 3): GET by name and adapters' reports alone,
+/// then each beside 32 clients on the one-label list.
+async fn fairness(base_url: &str, fleet: &Fleet, plan: &Plan) -> Result<String> {
+    let get = ScenarioKind::Get {
+        clusters: fleet.clusters,
+    };
+    let report = ScenarioKind::Report {
+        clusters: fleet.clusters,
+    };
+    let lists = ScenarioKind::List { path: ONE_LABEL };
+    let base: Arc<str> = Arc::from(base_url);
+    step("fairness: GET and reports alone, 4 clients each");
+    let get_idle = drive(&base, get, 4, plan.measure).await?;
+    let report_idle = drive(&base, report, 4, plan.measure).await?;
+    step("fairness: GET, then reports, beside 32 clients on the one-label list");
+    let (get_busy, list_busy) = tokio::try_join!(
+        drive(&base, get, 4, plan.measure),
+        drive(&base, lists, 32, plan.measure)
+    )?;
+    let (report_busy, _) = tokio::try_join!(
+        drive(&base, report, 4, plan.measure),
+        drive(&base, lists, 32, plan.measure)
+    )?;
+    let mut out = String::new();
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Fairness (PostgreSQL, 4 clients each, 32 on the one-label list)"
+    );
+    let _ = writeln!(
+        out,
+        "| measure | alone | beside 32 list clients | target | held |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---|---|");
+    let get_ok = get_busy.percentile_ms(99.0) <= 5.0 * get_idle.percentile_ms(99.0);
+    let _ = writeln!(
+        out,
+        "| GET p99 ms | {:.2} | {:.2} | ≤ 5 × alone | {} |",
+        get_idle.percentile_ms(99.0),
+        get_busy.percentile_ms(99.0),
+        yes_no(get_ok)
+    );
+    let report_ok = report_busy.per_second() >= 0.5 * report_idle.per_second();
+    let _ = writeln!(
+        out,
+        "| reports req/s | {:.0} | {:.0} | ≥ ½ alone | {} |",
+        report_idle.per_second(),
+        report_busy.per_second(),
+        yes_no(report_ok)
+    );
+    let _ = writeln!(
+        out,
+        "| one-label list beside GET | | {} | errors {} | |",
+        list_busy.summary(),
+        list_busy.errors
+    );
+    let _ = writeln!(
+        out,
+        "errors: GET {} / {}, reports {} / {}",
+        get_idle.errors, get_busy.errors, report_idle.errors, report_busy.errors
+    );
+    Ok(out)
+}
+
+fn yes_no(held: bool) -> &'static str {
+    if held { "**met**" } else { "**missed**" }
+}
+
+/// Each scenario with a target: its p99 at the first client count against
+/// the target.
+fn verdicts(rows: &[Row], targets: &[(&str, f64)]) -> String {
+    let mut out = String::new();
+    for row in rows {
+        let Some((_, target)) = targets.iter().find(|(name, _)| *name == row.name) else {
+            continue;
+        };
+        if row.clients != 10 {
+            continue;
+        }
+        let p99 = row.api.percentile_ms(99.0);
+        let _ = writeln!(
+            out,
+            "target {}: p99 {p99:.2} ms at 10 clients, target ≤ {target} ms: {}",
+            row.name,
+            yes_no(p99 <= *target && row.api.errors == 0)
+        );
+    }
+    out
 }
 
 /// User plus system CPU seconds a process has used so far (`pid` or
@@ -549,12 +907,17 @@ impl Server {
         let log_file = std::fs::File::create(&log_path)
             .with_context(|| format!("cannot create {}", log_path.display()))?;
         let mut command = Command::new(binary);
+        // One required adapter, so the seed sets phases with one report.
         command.args([
             "serve",
             "--listen",
             &format!("127.0.0.1:{port}"),
             "--database-url",
             database_url,
+            "--cluster-adapters",
+            "validation",
+            "--nodepool-adapters",
+            "validation",
         ]);
         if let Some(size) = pool_size {
             command.args(["--database-pool-size", &size.to_string()]);
@@ -673,29 +1036,31 @@ fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
 }
 
 /// Run `scenario` against the server: a warm-up, then `plan.measure` at
-/// `plan.connections` connections, each a task with its own keep-alive
-/// client sending one request after another.
-async fn load(base_url: &str, scenario: &Scenario, plan: &Plan) -> Result<Measured> {
+/// `clients` connections, each a task with its own keep-alive client
+/// sending one request after another.
+async fn load(
+    base_url: &str,
+    scenario: &Scenario,
+    plan: &Plan,
+    clients: usize,
+) -> Result<Measured> {
     let base_url: Arc<str> = Arc::from(base_url);
-    let run_id = std::process::id();
     if !plan.warm_up.is_zero() {
-        drive(&base_url, scenario.kind, plan, plan.warm_up, run_id, 0).await?;
+        drive(&base_url, scenario.kind, clients, plan.warm_up).await?;
     }
-    drive(&base_url, scenario.kind, plan, plan.measure, run_id, 1).await
+    drive(&base_url, scenario.kind, clients, plan.measure).await
 }
 
 async fn drive(
     base_url: &Arc<str>,
     kind: ScenarioKind,
-    plan: &Plan,
+    clients: usize,
     duration: Duration,
-    run_id: u32,
-    round: u32,
 ) -> Result<Measured> {
     let started = Instant::now();
     let deadline = started + duration;
-    let mut tasks = Vec::with_capacity(plan.connections);
-    for worker in 0..plan.connections {
+    let mut tasks = Vec::with_capacity(clients);
+    for worker in 0..clients {
         let base_url = Arc::clone(base_url);
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::builder()
@@ -704,24 +1069,22 @@ async fn drive(
                 .build()?;
             let mut random = XorShift::new(worker as u64 + 1);
             let mut measured = Measured::default();
-            let mut sequence = 0u64;
+            let api = format!("{base_url}/api/hyperfleet/v1");
+            let report = report_body(Seeded::Ready).unwrap_or_default();
             while Instant::now() < deadline {
-                sequence += 1;
                 let request = match kind {
                     ScenarioKind::Get { clusters } => {
                         let i = 1 + random.next() % clusters;
-                        client.get(format!(
-                            "{base_url}/api/hyperfleet/v1/clusters/{}",
-                            seeded_id(i)
-                        ))
+                        client.get(format!("{api}/clusters/bench-{i}"))
                     }
-                    ScenarioKind::List { query } => {
-                        client.get(format!("{base_url}/api/hyperfleet/v1/clusters?{query}"))
+                    ScenarioKind::List { path } => client.get(format!("{api}/{path}")),
+                    ScenarioKind::Report { clusters } => {
+                        let i = 1 + random.next() % clusters;
+                        client
+                            .put(format!("{api}/clusters/bench-{i}/statuses"))
+                            .header("content-type", "application/json")
+                            .body(report.clone())
                     }
-                    ScenarioKind::Create => client
-                        .post(format!("{base_url}/api/hyperfleet/v1/clusters"))
-                        .header("content-type", "application/json")
-                        .body(create_body(run_id, round, worker, sequence)),
                 };
                 let sent = Instant::now();
                 let ok = match request.send().await {
@@ -757,15 +1120,6 @@ async fn drive(
     Ok(total)
 }
 
-fn create_body(run_id: u32, round: u32, worker: usize, sequence: u64) -> String {
-    serde_json::json!({
-        "name": format!("load-{run_id}-{round}-{worker}-{sequence}"),
-        "spec": { "provider": "gcp", "region": "us-east1", "nodeCount": 3 },
-        "labels": { "environment": "production", "team": "platform" },
-    })
-    .to_string()
-}
-
 /// A small deterministic generator: which cluster to get next need not be
 /// cryptographic, only spread.
 struct XorShift(u64);
@@ -791,6 +1145,7 @@ fn pgbench(
     database: &Database,
     scenario: &Scenario,
     plan: &Plan,
+    clients: usize,
     work_dir: &Path,
 ) -> Result<Measured> {
     let script = work_dir.join("script.sql");
@@ -803,7 +1158,7 @@ fn pgbench(
         .arg(&database.target.url)
         .args(["-n", "-M", "prepared", "-j", "2"])
         .arg("-c")
-        .arg(plan.connections.to_string())
+        .arg(clients.to_string())
         .arg("-T")
         .arg(plan.measure.as_secs().to_string())
         .arg("-f")
@@ -870,30 +1225,33 @@ fn parse_pgbench_log(text: &str) -> impl Iterator<Item = u64> + '_ {
         .filter_map(|line| line.split_whitespace().nth(2)?.parse().ok())
 }
 
-fn table(rows: &[(&str, Measured, Measured)]) -> String {
+fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| scenario | API req/s | API p50 ms | API p99 ms | API errors | pgbench tps | pgbench p50 ms | pgbench p99 ms | API/pgbench |"
+        "| scenario | clients | API req/s | API p50 ms | API p99 ms | API errors | pgbench tps | pgbench p50 ms | pgbench p99 ms |"
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (title, api, pgbench) in rows {
-        let ratio = if pgbench.per_second() > 0.0 {
-            api.per_second() / pgbench.per_second()
-        } else {
-            f64::NAN
+    for row in rows {
+        let api = &row.api;
+        let pgbench = match &row.pgbench {
+            Some(p) => format!(
+                "{:.0} | {:.2} | {:.2}",
+                p.per_second(),
+                p.percentile_ms(50.0),
+                p.percentile_ms(99.0)
+            ),
+            None => "– | – | –".to_string(),
         };
         let _ = writeln!(
             out,
-            "| {title} | {:.0} | {:.2} | {:.2} | {} | {:.0} | {:.2} | {:.2} | {:.2} |",
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {pgbench} |",
+            row.title,
+            row.clients,
             api.per_second(),
             api.percentile_ms(50.0),
             api.percentile_ms(99.0),
             api.errors,
-            pgbench.per_second(),
-            pgbench.percentile_ms(50.0),
-            pgbench.percentile_ms(99.0),
-            ratio
         );
     }
     out
@@ -965,9 +1323,17 @@ mod tests {
     }
 
     #[test]
-    fn seeded_ids_match_the_seed_sql() {
-        assert_eq!(seeded_id(1), "00000000-0000-4000-8000-000000000001");
-        assert_eq!(seeded_id(100_000), "00000000-0000-4000-8000-0000000186a0");
-        assert!(seed_sql(5).contains("generate_series(1, 5)"));
+    fn the_fleet_has_the_issues_shares() {
+        let n = 100_000u64;
+        let production = (1..=n)
+            .filter(|&i| Fleet::environment(i) == "production")
+            .count();
+        assert_eq!(production, 28_000);
+        let ready = (1..=n)
+            .filter(|&i| Fleet::phase(i) == Seeded::Ready)
+            .count() as f64;
+        assert!((ready / n as f64 - 0.6).abs() < 0.01, "{ready}");
+        assert!(report_body(Seeded::Pending).is_none());
+        assert_eq!(Fleet::new(5, 10).pools(), 50);
     }
 }

@@ -64,6 +64,12 @@ pub struct ServeArgs {
     /// fewer connections than concurrent requests can serve more requests.
     #[arg(long, env = "HYPERFLEET_DATABASE_POOL_SIZE", default_value_t = db::DEFAULT_POSTGRES_POOL_SIZE)]
     database_pool_size: u32,
+    /// The longest one database statement may run (such as `5s`, `500ms`;
+    /// `0s`: no limit). A request whose statement runs longer is answered
+    /// 503 and the statement is stopped, so no request holds a connection
+    /// for longer; a list waits at most as long for its turn.
+    #[arg(long, env = "HYPERFLEET_STATEMENT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    statement_timeout: Duration,
     /// Which adapters each kind requires and in what order they run: a YAML
     /// file (docs/statuses.md). Without it (and without the two lists
     /// below): validation, then dns, then infrastructure for clusters;
@@ -113,10 +119,9 @@ fn parse_positive_duration(text: &str) -> Result<Duration, String> {
 
 /// `hyperfleet migrate`.
 pub async fn migrate(args: DatabaseArgs) -> Result<()> {
-    let db = db::connect(&args.database_url, None)
+    db::connect_and_migrate(&args.database_url)
         .await
-        .with_context(|| format!("cannot open {}", args.database_url))?;
-    db::migrate(&db).await.context("migration failed")?;
+        .with_context(|| format!("cannot migrate {}", redact(&args.database_url)))?;
     tracing::info!(database = %redact(&args.database_url), "migrations applied");
     Ok(())
 }
@@ -178,6 +183,7 @@ fn server_config(args: &ServeArgs) -> Result<ServerConfig> {
         listen: args.listen,
         database_url: args.database.database_url.clone(),
         database_pool_size: Some(args.database_pool_size),
+        statement_timeout: args.statement_timeout,
         aggregation: aggregation(args)?,
         auth,
         limits: Limits {

@@ -49,8 +49,9 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// 500: the server failed; the log has the details, the answer does not.
     InternalError,
-    /// 503: a dependency (the database) is unreachable, or the server is
-    /// at its connection cap; retry later.
+    /// 503: a dependency (the database) is unreachable, the server is at
+    /// its connection cap, or a query ran longer than the statement timeout
+    /// and was stopped; retry later.
     Unavailable,
     // The three below answer requests that never reached an operation: the
     // connection layer sends them (docs/errors.md, "Connection answers").

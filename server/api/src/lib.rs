@@ -98,9 +98,16 @@ pub trait HyperfleetApi {
     /// With authentication on, a member sees only its teams' clusters, and
     /// `total` counts only those.
     ///
+    /// A repeated label selector counts once, and two values of one key
+    /// match nothing (an empty list, answered without a query). A list
+    /// whose query runs longer than the server's statement timeout (`serve
+    /// --statement-timeout`, default 5 s) is stopped and answered 503
+    /// `Unavailable` with a message saying so.
+    ///
     /// Errors: 400 `BadRequest` (a bad, unknown or repeated query
     /// parameter, named in `details`), 401 `Unauthenticated`, 503
-    /// `Unavailable`.
+    /// `Unavailable` (the database unreachable, or the query over the
+    /// statement timeout).
     #[endpoint { method = GET, path = "/api/hyperfleet/v1/clusters", tags = ["clusters"] }]
     async fn cluster_list(
         rqctx: RequestContext<Self::Context>,
@@ -184,9 +191,16 @@ pub trait HyperfleetApi {
     /// Filters (`labels`, `phase`, `name`) combine with AND; `total` counts
     /// every match, not just this page.
     ///
+    /// A repeated label selector counts once, and two values of one key
+    /// match nothing (an empty list, answered without a query). A list
+    /// whose query runs longer than the server's statement timeout (`serve
+    /// --statement-timeout`, default 5 s) is stopped and answered 503
+    /// `Unavailable` with a message saying so.
+    ///
     /// Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter,
     /// named in `details`), 401 `Unauthenticated`, 403 `PermissionDenied`
-    /// (another team's cluster), 404 `ClusterNotFound`, 503 `Unavailable`.
+    /// (another team's cluster), 404 `ClusterNotFound`, 503 `Unavailable`
+    /// (the database unreachable, or the query over the statement timeout).
     #[endpoint {
         method = GET,
         path = "/api/hyperfleet/v1/clusters/{cluster}/nodepools",
@@ -208,8 +222,15 @@ pub trait HyperfleetApi {
     /// member sees only the node pools of its teams' clusters, and `total`
     /// counts only those.
     ///
+    /// A repeated label selector counts once, and two values of one key
+    /// match nothing (an empty list, answered without a query). A list
+    /// whose query runs longer than the server's statement timeout (`serve
+    /// --statement-timeout`, default 5 s) is stopped and answered 503
+    /// `Unavailable` with a message saying so.
+    ///
     /// Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter,
-    /// named in `details`), 401 `Unauthenticated`, 503 `Unavailable`.
+    /// named in `details`), 401 `Unauthenticated`, 503 `Unavailable` (the
+    /// database unreachable, or the query over the statement timeout).
     #[endpoint { method = GET, path = "/api/hyperfleet/v1/nodepools", tags = ["nodepools"] }]
     async fn nodepool_list_all(
         rqctx: RequestContext<Self::Context>,

@@ -1,16 +1,72 @@
 //! One page of any resource kind's list, and how many match in all: two
 //! statements, a `COUNT(*)` and the page, both filtered in SQL, oldest
 //! first (`created_at`, then `id`, so pages never overlap).
+//!
+//! What keeps a list from holding the database (docs/filters.md, "Cost"):
+//! - a filter that cannot match (`db::filter::fold_labels`) is answered
+//!   empty without a statement;
+//! - at most `ServerContext::list_permits` lists run at once, so the other
+//!   connections stay free for lookups and adapters' reports; a list that
+//!   cannot get a permit within the statement timeout is answered 503 like
+//!   one that ran too long;
+//! - every statement is under the pool's statement timeout (`db::connect`);
+//! - on PostgreSQL both statements run in one transaction whose backend is
+//!   known, so when the client disconnects (and dropshot drops the handler)
+//!   the running statement is cancelled ([`CancelOnDrop`]).
 
 use hyperfleet_api::Page;
-use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect, Select};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, QueryOrder, QuerySelect, Select,
+    TransactionTrait,
+};
 
-use crate::db::count;
+use crate::context::ServerContext;
+use crate::db::{CancelOnDrop, Running, count};
 use crate::error::ServiceError;
 use crate::resource::row::Row;
 
-/// The rows of `page` among `matching`, and the number of all matches.
+/// The rows of `page` among `matching` (`None`: a filter nothing matches),
+/// and the number of all matches.
 pub async fn fetch<R: Row>(
+    ctx: &ServerContext,
+    matching: Option<Select<R::Entity>>,
+    page: Page,
+) -> Result<(Vec<R>, u64), ServiceError> {
+    let Some(matching) = matching else {
+        return Ok((Vec::new(), 0));
+    };
+    let _permit =
+        match tokio::time::timeout(ctx.statement_timeout, ctx.list_permits.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            // Closed only when the server stops.
+            Ok(Err(_)) => return Err(ServiceError::DatabaseUnreachable),
+            Err(_) => return Err(ServiceError::Busy),
+        };
+    if ctx.db.get_database_backend() != DbBackend::Postgres {
+        return count_and_page(&ctx.db, matching, page).await;
+    }
+    fetch_cancellable(&ctx.db, matching, page).await
+}
+
+/// [`count_and_page`] in a transaction whose statement is cancelled if this
+/// future is dropped before it ends.
+async fn fetch_cancellable<R: Row>(
+    db: &DatabaseConnection,
+    matching: Select<R::Entity>,
+    page: Page,
+) -> Result<(Vec<R>, u64), ServiceError> {
+    let txn = db.begin().await?;
+    let guard = CancelOnDrop::new(db, Running::of(&txn).await?);
+    let answer = count_and_page(&txn, matching, page).await;
+    // Dropped here on an error, the transaction rolls back; it only read.
+    if answer.is_ok() {
+        txn.commit().await?;
+    }
+    guard.disarm();
+    answer
+}
+
+async fn count_and_page<R: Row>(
     db: &impl ConnectionTrait,
     matching: Select<R::Entity>,
     page: Page,
