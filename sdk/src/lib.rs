@@ -39,6 +39,10 @@ mod generated;
 
 pub use generated::*;
 
+/// Re-exported for `Outcome` data (`serde_json::json!`) without a
+/// dependency of the adapter's own.
+pub use serde_json;
+
 /// Requests time out after this long, as with [`Client::new`].
 const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
