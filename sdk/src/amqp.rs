@@ -42,6 +42,12 @@ pub struct Topology {
     /// so events published before an adapter first starts wait in its
     /// queue (default none: the SDK cannot know the deployment's adapters).
     pub adapters: Vec<AdapterQueue>,
+    /// For an `amqps://` broker whose certificate is signed by a CA of your
+    /// own: that CA's PEM certificates, trusted instead of the platform's
+    /// roots (needs the `tls` feature; without it `amqps://` cannot
+    /// connect at all). A connection setting, kept here because every
+    /// side that connects takes a topology.
+    pub ca_pem: Option<String>,
 }
 
 impl Default for Topology {
@@ -51,6 +57,7 @@ impl Default for Topology {
             queue_prefix: "hyperfleet".into(),
             queue_expires: None,
             adapters: Vec::new(),
+            ca_pem: None,
         }
     }
 }
@@ -126,9 +133,19 @@ fn transport(error: lapin::Error) -> TransportError {
 }
 
 async fn channel(url: &str, topology: &Topology) -> Result<(Connection, Channel), TransportError> {
-    let connection = Connection::connect(url, ConnectionProperties::default())
-        .await
-        .map_err(transport)?;
+    let connection = match &topology.ca_pem {
+        None => Connection::connect(url, ConnectionProperties::default()).await,
+        Some(pem) => {
+            let runtime = lapin::runtime::default_runtime().map_err(transport)?;
+            let tls = lapin::tcp::OwnedTLSConfig {
+                identity: None,
+                cert_chain: Some(pem.clone()),
+            };
+            Connection::connect_with_config(url, ConnectionProperties::default(), tls, runtime)
+                .await
+        }
+    }
+    .map_err(transport)?;
     let channel = connection.create_channel().await.map_err(transport)?;
     channel
         .exchange_declare(

@@ -63,7 +63,8 @@
 //!   `<prefix>.<name>` per adapter, prefetch = concurrency, reconnects by
 //!   itself), or [`bus::InProcessBus`] for one process (`hyperfleet dev`,
 //!   tests). With the `tls` feature, `https://` API URLs and `amqps://`
-//!   brokers work, and `Client::new_with_ca` trusts a private CA.
+//!   brokers work, and [`Client::new_with_ca`] (and `amqp::Topology::ca_pem`)
+//!   trust a private CA.
 //!
 //! **The report contract.** Every report carries `Applied`, `Available` and
 //! `Health` at the generation the adapter worked on; the runtime fills them
@@ -157,9 +158,30 @@ pub enum ClientBuildError {
     /// never do.
     #[error("the token is not a valid HTTP header value")]
     InvalidToken,
+    /// The CA certificates are not PEM.
+    #[error("the CA certificates are not PEM: {0}")]
+    InvalidCa(String),
     /// The HTTP client could not be set up.
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+}
+
+/// An HTTP client builder with the SDK's timeouts and, when there is one,
+/// the bearer token.
+fn http_builder(token: Option<&str>) -> Result<reqwest::ClientBuilder, ClientBuildError> {
+    let mut builder = reqwest::ClientBuilder::new()
+        .connect_timeout(TIMEOUT)
+        .timeout(TIMEOUT);
+    if let Some(token) = token {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| ClientBuildError::InvalidToken)?;
+        // Kept out of debug output and logs of the request.
+        value.set_sensitive(true);
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        builder = builder.default_headers(headers);
+    }
+    Ok(builder)
 }
 
 impl Client {
@@ -175,17 +197,35 @@ impl Client {
     /// # }
     /// ```
     pub fn new_with_token(baseurl: &str, token: &str) -> Result<Client, ClientBuildError> {
-        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| ClientBuildError::InvalidToken)?;
-        // Kept out of debug output and logs of the request.
-        value.set_sensitive(true);
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(reqwest::header::AUTHORIZATION, value);
-        let client = reqwest::ClientBuilder::new()
-            .connect_timeout(TIMEOUT)
-            .timeout(TIMEOUT)
-            .default_headers(headers)
-            .build()?;
+        let client = http_builder(Some(token))?.build()?;
+        Ok(Client::new_with_client(baseurl, client))
+    }
+
+    /// A client for an `https://` API whose certificate is signed by a CA
+    /// of your own (feature `tls`): `ca_pem` holds one or more PEM
+    /// certificates, trusted besides the platform's roots. `token` is as
+    /// for [`Client::new_with_token`].
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ca = std::fs::read("ca.pem")?;
+    /// let client = hyperfleet_sdk::Client::new_with_ca("https://hyperfleet.internal", None, &ca)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn new_with_ca(
+        baseurl: &str,
+        token: Option<&str>,
+        ca_pem: &[u8],
+    ) -> Result<Client, ClientBuildError> {
+        let certificates = reqwest::Certificate::from_pem_bundle(ca_pem)
+            .map_err(|e| ClientBuildError::InvalidCa(e.to_string()))?;
+        if certificates.is_empty() {
+            return Err(ClientBuildError::InvalidCa("no certificate in it".into()));
+        }
+        let client = http_builder(token)?.tls_certs_merge(certificates).build()?;
         Ok(Client::new_with_client(baseurl, client))
     }
 }

@@ -124,7 +124,7 @@ async fn run(transport: Transport, clusters: usize) -> Outcome {
                 exchange: format!("hyperfleet-bench-{id}"),
                 queue_prefix: format!("hyperfleet-bench-{id}"),
                 queue_expires: Some(Duration::from_secs(60)),
-                adapters: Vec::new(),
+                ..Topology::default()
             };
             for (name, kinds) in REFERENCE_ADAPTERS {
                 let runtime = AdapterRuntime::new(

@@ -40,7 +40,7 @@ fn private_topology() -> Topology {
         exchange: format!("hyperfleet-test-{id}"),
         queue_prefix: format!("hyperfleet-test-{id}"),
         queue_expires: Some(Duration::from_secs(60)),
-        adapters: Vec::new(),
+        ..Topology::default()
     }
 }
 

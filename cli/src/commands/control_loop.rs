@@ -29,16 +29,36 @@ pub struct ApiArgs {
     /// token is enough).
     #[arg(long, env = "HYPERFLEET_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// PEM file of a private CA to trust, besides the platform's roots, for
+    /// an https:// API URL (and, for the broker, an amqps:// URL).
+    #[arg(long, env = "HYPERFLEET_CA_FILE")]
+    ca_file: Option<std::path::PathBuf>,
 }
 
 impl ApiArgs {
     pub fn client(&self) -> Result<Client> {
-        match &self.token {
-            Some(token) => {
+        match (&self.ca_file, &self.token) {
+            (Some(_), token) => {
+                let ca = self.ca_pem()?.unwrap_or_default();
+                Client::new_with_ca(&self.api_url, token.as_deref(), ca.as_bytes())
+                    .context("cannot build the API client")
+            }
+            (None, Some(token)) => {
                 Client::new_with_token(&self.api_url, token).context("cannot build the API client")
             }
-            None => Ok(Client::new(&self.api_url)),
+            (None, None) => Ok(Client::new(&self.api_url)),
         }
+    }
+
+    /// The private CA's certificates, when `--ca-file` is given.
+    fn ca_pem(&self) -> Result<Option<String>> {
+        self.ca_file
+            .as_ref()
+            .map(|path| {
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read --ca-file {}", path.display()))
+            })
+            .transpose()
     }
 }
 
@@ -61,9 +81,11 @@ pub struct BrokerArgs {
 }
 
 impl BrokerArgs {
-    /// The topology, declaring the queues of `adapters` on connect.
-    pub fn topology(&self, adapters: &[String]) -> Topology {
+    /// The topology, declaring the queues of `adapters` on connect, trusting
+    /// `ca_pem` for an amqps:// broker.
+    pub fn topology(&self, adapters: &[String], ca_pem: Option<String>) -> Topology {
         Topology {
+            ca_pem,
             exchange: self.exchange.clone(),
             queue_prefix: self.queue_prefix.clone(),
             queue_expires: None,
@@ -171,7 +193,7 @@ pub struct AdapterArgs {
 }
 
 pub async fn sentinel(args: SentinelArgs) -> Result<()> {
-    let topology = args.broker.topology(&args.adapters);
+    let topology = args.broker.topology(&args.adapters, args.api.ca_pem()?);
     let connect = sentinel::rabbitmq(args.broker.broker.clone(), topology);
     let sentinel = Sentinel::new(args.api.client()?, connect, args.pacing.config());
     tracing::info!(api = %args.api.api_url, exchange = %args.broker.exchange, "sentinel running");
@@ -186,7 +208,7 @@ pub async fn adapter(args: AdapterArgs) -> Result<()> {
         .retry_delay(args.simulation.retry_delay)
         .concurrency(args.concurrency);
     // Its own queue only: the other adapters' kinds are theirs to declare.
-    let topology = args.broker.topology(&[]);
+    let topology = args.broker.topology(&[], args.api.ca_pem()?);
     tokio::select! {
         () = runtime.run_rabbitmq(&args.broker.broker, &topology) => Ok(()),
         () = shutdown_signal() => Ok(()),
