@@ -63,7 +63,7 @@
 //!   `<prefix>.<name>` per adapter, prefetch = concurrency, reconnects by
 //!   itself), or [`bus::InProcessBus`] for one process (`hyperfleet dev`,
 //!   tests). With the `tls` feature, `https://` API URLs and `amqps://`
-//!   brokers work, and [`Client::new_with_ca`] (and `amqp::Topology::ca_pem`)
+//!   brokers work, and `Client::new_with_ca` (and `amqp::Topology::ca_pem`)
 //!   trust a private CA.
 //!
 //! **The report contract.** Every report carries `Applied`, `Available` and
