@@ -2,8 +2,10 @@
 //! test time with rcgen, a TLS-terminating proxy (tokio-rustls) in front of
 //! the test server, and a client that trusts the CA through
 //! `Client::new_with_ca` (what `--ca-file` / `HYPERFLEET_CA_FILE` build).
-//! A client without the CA must be refused, so the test proves the
-//! certificate is checked, not merely that bytes flow.
+//! The same proxy in front of the machine's RabbitMQ gives an `amqps://`
+//! broker for `Topology::ca_pem`. A client without the CA must be refused,
+//! so the tests prove the certificate is checked, not merely that bytes
+//! flow.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -125,4 +127,48 @@ async fn the_sdk_talks_https_to_a_server_signed_by_a_custom_ca() {
 
     // Garbage instead of PEM is a build error, not a panic.
     assert!(Client::new_with_ca(&url, None, b"not a certificate").is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_broker_is_reached_over_amqps_with_the_custom_ca() {
+    use hyperfleet_sdk::amqp::{AmqpPublisher, Topology};
+
+    let Some(url) = hyperfleet_e2e::server::rabbitmq().await else {
+        return;
+    };
+    // The machine's broker speaks plain AMQP; the proxy adds TLS in front.
+    let broker: SocketAddr = url
+        .rsplit_once('@')
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .and_then(|(host, _)| host.parse().ok())
+        .expect("HYPERFLEET_TEST_AMQP_URL is amqp://USER:PASS@IP:PORT/VHOST");
+    let credentials = url
+        .trim_start_matches("amqp://")
+        .split_once('@')
+        .map(|(credentials, _)| credentials.to_string())
+        .expect("the URL has credentials");
+    let (ca_pem, config) = certificates();
+    let proxy = tls_proxy(config, broker).await;
+    let amqps = format!("amqps://{credentials}@127.0.0.1:{}/%2f", proxy.port());
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let topology = Topology {
+        exchange: format!("hyperfleet-test-{id}"),
+        ca_pem: Some(ca_pem),
+        ..Topology::default()
+    };
+
+    let publisher = AmqpPublisher::connect(&amqps, &topology).await;
+    assert!(
+        publisher.is_ok(),
+        "amqps with the CA: {:?}",
+        publisher.err()
+    );
+    let untrusting = Topology {
+        ca_pem: None,
+        ..topology
+    };
+    assert!(
+        AmqpPublisher::connect(&amqps, &untrusting).await.is_err(),
+        "amqps without the CA is refused"
+    );
 }
