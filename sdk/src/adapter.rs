@@ -48,11 +48,16 @@
 //! With the `amqp` feature, `hyperfleet_sdk::amqp::subscribe` gives an inbox
 //! on a durable RabbitMQ queue of the adapter's own instead.
 
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Map;
 use uuid::Uuid;
+
+/// Re-exported so an adapter needs no `async-trait` dependency of its own:
+/// `#[hyperfleet_sdk::adapter::async_trait]` on `impl Adapter for ...`.
+pub use async_trait::async_trait;
 
 use crate::events::{CloudEvent, ResourceKind};
 use crate::{Client, Error as SdkError, types};
@@ -73,12 +78,26 @@ impl Resource {
         }
     }
 
-    /// The generation to report on.
-    pub fn generation(&self) -> i64 {
+    /// The generation to report on, in the type reports take
+    /// (`observed_generation`). The API's generations start at 1 and the
+    /// runtime checks that before calling the adapter, so this is the
+    /// resource's own generation.
+    pub fn generation(&self) -> NonZeroU64 {
+        self.checked_generation().unwrap_or(NonZeroU64::MIN)
+    }
+
+    /// The generation as the API returned it (`i64` on the wire).
+    pub fn raw_generation(&self) -> i64 {
         match self {
             Resource::Cluster(c) => c.generation,
             Resource::NodePool(p) => p.generation,
         }
+    }
+
+    fn checked_generation(&self) -> Option<NonZeroU64> {
+        u64::try_from(self.raw_generation())
+            .ok()
+            .and_then(NonZeroU64::new)
     }
 
     /// Is it being deleted?
@@ -98,17 +117,46 @@ impl Resource {
     }
 }
 
+/// A JSON object, as `Outcome.data` and `Outcome.metadata` take it.
+pub type JsonMap = serde_json::Map<String, serde_json::Value>;
+
 /// What an adapter achieved in one attempt.
+///
+/// The runtime turns it into a status report: `Applied=True`,
+/// `Health=True`, `Available` and, while the resource is being deleted,
+/// `Finalized`. Start from [`Outcome::done`] or [`Outcome::in_progress`]
+/// and add what the adapter has to say:
+///
+/// ```
+/// use hyperfleet_sdk::adapter::Outcome;
+///
+/// let outcome = Outcome::done("records created")
+///     .reason("RecordsCreated")
+///     .data("zone", "example.com")
+///     .metadata("attempts", 1);
+/// assert!(outcome.done);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Outcome {
-    /// The work is complete (`Available=True`, or `Finalized=True` when
-    /// finalizing); otherwise it is under way and the runtime reports
-    /// `Available=False` and tries again after the retry delay.
+    /// The work is complete: `Available=True` after `reconcile`,
+    /// `Finalized=True` after `finalize`. Otherwise it is under way and the
+    /// event comes back after the retry delay.
     pub done: bool,
-    /// A one-line summary, reported as the status message.
+    /// A one-line summary: the report's message, and the message of the
+    /// deciding condition (`Available`, or `Finalized` while deleting).
     pub message: String,
+    /// The reason of the deciding condition (default `Available` /
+    /// `InProgress`, or `Finalized` / `CleaningUp` while deleting).
+    pub reason: Option<String>,
+    /// While finalizing: whether what the adapter manages is still
+    /// available (default: no). Ignored after `reconcile`, where `done`
+    /// decides `Available`.
+    pub available: Option<bool>,
     /// Adapter-specific results, reported as `data`.
-    pub data: Map<String, Value>,
+    pub data: JsonMap,
+    /// Adapter-specific bookkeeping, reported as `metadata`.
+    pub metadata: JsonMap,
 }
 
 impl Outcome {
@@ -117,7 +165,7 @@ impl Outcome {
         Outcome {
             done: true,
             message: message.into(),
-            data: Map::new(),
+            ..Outcome::default()
         }
     }
 
@@ -126,7 +174,86 @@ impl Outcome {
         Outcome {
             done: false,
             message: message.into(),
-            data: Map::new(),
+            ..Outcome::default()
+        }
+    }
+
+    /// The deciding condition's reason (a CamelCase word, like
+    /// `RecordsCreated`).
+    pub fn reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// While finalizing, report `Available` as `available` (default false).
+    pub fn available(mut self, available: bool) -> Self {
+        self.available = Some(available);
+        self
+    }
+
+    /// Add `key` to the report's `data`.
+    pub fn data(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        self.data.insert(key.into(), value.into());
+        self
+    }
+
+    /// Add `key` to the report's `metadata`.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// The conditions reported for this outcome.
+    fn conditions(&self, terminating: bool) -> Vec<ConditionOut> {
+        let mut conditions = vec![
+            ConditionOut::new("Applied", true, "Applied", ""),
+            ConditionOut::new("Health", true, "Healthy", ""),
+        ];
+        if terminating {
+            // Finalized decides during deletion; Available is what the
+            // adapter says is left (nothing, unless it says otherwise).
+            let available = self.available.unwrap_or(false);
+            conditions.push(ConditionOut::new(
+                "Available",
+                available,
+                if available { "Available" } else { "Finalizing" },
+                "",
+            ));
+            let default = if self.done { "Finalized" } else { "CleaningUp" };
+            conditions.push(ConditionOut::new(
+                "Finalized",
+                self.done,
+                self.reason.as_deref().unwrap_or(default),
+                &self.message,
+            ));
+        } else {
+            let default = if self.done { "Available" } else { "InProgress" };
+            conditions.push(ConditionOut::new(
+                "Available",
+                self.done,
+                self.reason.as_deref().unwrap_or(default),
+                &self.message,
+            ));
+        }
+        conditions
+    }
+}
+
+/// One condition of a report, before validation by the generated types.
+struct ConditionOut {
+    kind: &'static str,
+    status: types::ConditionStatus,
+    reason: String,
+    message: String,
+}
+
+impl ConditionOut {
+    fn new(kind: &'static str, status: bool, reason: &str, message: &str) -> Self {
+        ConditionOut {
+            kind,
+            status: status_of(status),
+            reason: reason.to_string(),
+            message: message.to_string(),
         }
     }
 }
@@ -189,12 +316,14 @@ pub trait Publisher: Send + Sync {
     async fn publish(&self, event: &CloudEvent) -> Result<(), TransportError>;
 }
 
-/// Runs an [`Adapter`] against the API for every event of an [`Inbox`].
+/// Runs an [`Adapter`] against the API for every event of an [`Inbox`]
+/// (or, with the `amqp` feature, of its RabbitMQ queue:
+/// `AdapterRuntime::run_rabbitmq`).
 pub struct AdapterRuntime<A> {
     client: Client,
     adapter: Arc<A>,
     retry_delay: Duration,
-    concurrency: usize,
+    concurrency: u16,
 }
 
 /// What handling one event came to.
@@ -204,6 +333,18 @@ enum Handled {
     Done,
     /// Try again after the retry delay.
     Again,
+}
+
+// By hand: a derive would ask for `A: Clone`, but only the `Arc` is cloned.
+impl<A> Clone for AdapterRuntime<A> {
+    fn clone(&self) -> Self {
+        AdapterRuntime {
+            client: self.client.clone(),
+            adapter: self.adapter.clone(),
+            retry_delay: self.retry_delay,
+            concurrency: self.concurrency,
+        }
+    }
 }
 
 impl<A: Adapter> AdapterRuntime<A> {
@@ -216,11 +357,22 @@ impl<A: Adapter> AdapterRuntime<A> {
         }
     }
 
-    /// How many events are handled at once (default 8; keep the transport's
-    /// prefetch at least this high).
-    pub fn concurrency(mut self, concurrency: usize) -> Self {
+    /// How many events are handled at once (default 8, at least 1). On
+    /// RabbitMQ (`run_rabbitmq`) the prefetch is derived from it, so the
+    /// broker hands out exactly as many events as are worked on.
+    pub fn concurrency(mut self, concurrency: u16) -> Self {
         self.concurrency = concurrency.max(1);
         self
+    }
+
+    /// The adapter this runtime runs.
+    pub fn adapter(&self) -> &A {
+        &self.adapter
+    }
+
+    /// How many events are handled at once.
+    pub fn concurrency_limit(&self) -> u16 {
+        self.concurrency
     }
 
     /// How long a failed or unfinished event waits before it is delivered
@@ -236,7 +388,7 @@ impl<A: Adapter> AdapterRuntime<A> {
     pub async fn run(self, mut inbox: impl Inbox) -> Result<(), TransportError> {
         let name = self.adapter.name().to_string();
         let retry_delay = self.retry_delay;
-        let limit = Arc::new(tokio::sync::Semaphore::new(self.concurrency));
+        let limit = Arc::new(tokio::sync::Semaphore::new(usize::from(self.concurrency)));
         let this = Arc::new(self);
         // Owned here, so stopping the runtime (dropping this future) stops
         // the work in flight too, and its events stay unacknowledged.
@@ -297,93 +449,47 @@ impl<A: Adapter> AdapterRuntime<A> {
                 return Handled::Again;
             }
         }
-        let generation = resource.generation();
+        // The API's generations start at 1; anything else is a server bug,
+        // reported here instead of handing the adapter a made-up number.
+        let Some(generation) = resource.checked_generation() else {
+            tracing::warn!(adapter = name, id = %resource.id(), "the API returned a generation below 1");
+            return Handled::Again;
+        };
         let terminating = resource.terminating();
         let attempt = if terminating {
             self.adapter.finalize(&resource).await
         } else {
             self.adapter.reconcile(&resource).await
         };
-        let (conditions, message, data_out, again) = match &attempt {
-            Ok(outcome) => {
-                let mut conditions = vec![
-                    (
-                        "Applied",
-                        types::ConditionStatus::True,
-                        "Applied",
-                        String::new(),
-                    ),
-                    (
-                        "Available",
-                        status_of(outcome.done && !terminating),
-                        if outcome.done {
-                            "Available"
-                        } else {
-                            "InProgress"
-                        },
-                        outcome.message.clone(),
-                    ),
-                    (
-                        "Health",
-                        types::ConditionStatus::True,
-                        "Healthy",
-                        String::new(),
-                    ),
-                ];
-                if terminating {
-                    let reason = if outcome.done {
-                        "Finalized"
-                    } else {
-                        "CleaningUp"
-                    };
-                    conditions.push((
-                        "Finalized",
-                        status_of(outcome.done),
-                        reason,
-                        outcome.message.clone(),
-                    ));
-                }
-                (
-                    conditions,
-                    outcome.message.clone(),
-                    outcome.data.clone(),
-                    !outcome.done,
-                )
-            }
+        let (conditions, message, data_out, metadata, again) = match &attempt {
+            Ok(outcome) => (
+                outcome.conditions(terminating),
+                outcome.message.clone(),
+                outcome.data.clone(),
+                outcome.metadata.clone(),
+                !outcome.done,
+            ),
             Err(error) => {
                 let mut conditions = vec![
-                    (
-                        "Applied",
-                        types::ConditionStatus::True,
-                        "Applied",
-                        String::new(),
-                    ),
-                    (
-                        "Available",
-                        types::ConditionStatus::False,
-                        "Failed",
-                        error.0.clone(),
-                    ),
-                    (
-                        "Health",
-                        types::ConditionStatus::False,
-                        "Failed",
-                        error.0.clone(),
-                    ),
+                    ConditionOut::new("Applied", true, "Applied", ""),
+                    ConditionOut::new("Available", false, "Failed", &error.0),
+                    ConditionOut::new("Health", false, "Failed", &error.0),
                 ];
                 if terminating {
-                    conditions.push((
-                        "Finalized",
-                        types::ConditionStatus::False,
-                        "Failed",
-                        error.0.clone(),
-                    ));
+                    conditions.push(ConditionOut::new("Finalized", false, "Failed", &error.0));
                 }
-                (conditions, error.0.clone(), Map::new(), true)
+                (conditions, error.0.clone(), Map::new(), Map::new(), true)
             }
         };
         match self
-            .report(&resource, generation, &conditions, &message, data_out)
+            .report(
+                &resource,
+                generation,
+                &conditions,
+                &message,
+                data_out,
+                metadata,
+            )
             .await
         {
             Ok(()) if again => Handled::Again,
@@ -469,27 +575,24 @@ impl<A: Adapter> AdapterRuntime<A> {
     async fn report(
         &self,
         resource: &Resource,
-        generation: i64,
-        conditions: &[(&str, types::ConditionStatus, &str, String)],
+        generation: NonZeroU64,
+        conditions: &[ConditionOut],
         message: &str,
-        data: Map<String, Value>,
+        data: JsonMap,
+        metadata: JsonMap,
     ) -> Result<(), Reported> {
         let conditions = conditions
             .iter()
-            .map(|(kind, status, reason, message)| {
+            .map(|c| {
                 types::ConditionReport::builder()
-                    .type_(*kind)
-                    .status(*status)
-                    .reason(*reason)
-                    .message(message.clone())
+                    .type_(c.kind)
+                    .status(c.status)
+                    .reason(c.reason.clone())
+                    .message(c.message.clone())
                     .try_into()
             })
             .collect::<Result<Vec<types::ConditionReport>, _>>()
             .map_err(|e: types::error::ConversionError| Reported::Failed(e.to_string()))?;
-        let generation = u64::try_from(generation)
-            .ok()
-            .and_then(std::num::NonZeroU64::new)
-            .ok_or_else(|| Reported::Failed(format!("bad generation {generation}")))?;
         let message = (!message.is_empty())
             .then(|| message.to_string().try_into())
             .transpose()
@@ -499,6 +602,7 @@ impl<A: Adapter> AdapterRuntime<A> {
             .observed_generation(generation)
             .conditions(conditions)
             .data(data)
+            .metadata(metadata)
             .message(message);
         let sent = match resource {
             Resource::Cluster(c) => {
@@ -550,5 +654,47 @@ fn status_of(value: bool) -> types::ConditionStatus {
         types::ConditionStatus::True
     } else {
         types::ConditionStatus::False
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn find<'a>(conditions: &'a [ConditionOut], kind: &str) -> Option<&'a ConditionOut> {
+        conditions.iter().find(|c| c.kind == kind)
+    }
+
+    #[test]
+    fn finalizing_reports_finalized_with_its_own_reason() {
+        let conditions = Outcome::done("records deleted").conditions(true);
+        let finalized = find(&conditions, "Finalized").expect("Finalized is reported");
+        assert_eq!(finalized.status, types::ConditionStatus::True);
+        assert_eq!(finalized.reason, "Finalized");
+        assert_eq!(finalized.message, "records deleted");
+        let available = find(&conditions, "Available").expect("Available is reported");
+        assert_eq!(available.status, types::ConditionStatus::False);
+        assert_eq!(available.reason, "Finalizing");
+    }
+
+    #[test]
+    fn an_outcome_sets_reason_and_available() {
+        let outcome = Outcome::in_progress("draining")
+            .reason("Draining")
+            .available(true)
+            .metadata("attempt", 2);
+        let conditions = outcome.conditions(true);
+        let finalized = find(&conditions, "Finalized").expect("Finalized is reported");
+        assert_eq!(finalized.status, types::ConditionStatus::False);
+        assert_eq!(finalized.reason, "Draining");
+        let available = find(&conditions, "Available").expect("Available is reported");
+        assert_eq!(available.status, types::ConditionStatus::True);
+        assert_eq!(outcome.metadata.get("attempt"), Some(&serde_json::json!(2)));
+        let reconciled = Outcome::done("ok")
+            .reason("RecordsCreated")
+            .conditions(false);
+        let available = find(&reconciled, "Available").expect("Available is reported");
+        assert_eq!(available.reason, "RecordsCreated");
+        assert!(find(&reconciled, "Finalized").is_none());
     }
 }

@@ -5387,7 +5387,7 @@ let response = client.cluster_view()
     }
     /**Delete a cluster and its node pools
 
-The cluster and its node pools become `Terminating` (generation + 1) and adapters clean up, reporting `Finalized=True` at the new generation. Once every required adapter has, and no node pool is left, the cluster is removed and a later GET answers 404 "Cluster <id> has been successfully deleted" (with authentication on, to callers who could have seen the cluster; others get the plain not-found); its name is free again. Deleting a `Terminating` cluster again changes nothing. With `force=true`, a `Terminating` cluster is removed at once, node pools included.
+The cluster and its node pools become `Terminating` (generation + 1) and adapters clean up, reporting `Finalized=True` at the new generation. Once every required adapter has, and no node pool is left, the cluster is removed and a later GET answers 404 "Cluster `<id>` has been successfully deleted" (with authentication on, to callers who could have seen the cluster; others get the plain not-found); its name is free again. Deleting a `Terminating` cluster again changes nothing. With `force=true`, a `Terminating` cluster is removed at once, node pools included.
 
 Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster, or an adapter token), 404 `ClusterNotFound`, 409 `ResourceNotTerminating` (force on a cluster that is not being deleted), 503 `Unavailable`.
 

@@ -124,15 +124,18 @@ async fn run(transport: Transport, clusters: usize) -> Outcome {
                 exchange: format!("hyperfleet-bench-{id}"),
                 queue_prefix: format!("hyperfleet-bench-{id}"),
                 queue_expires: Some(Duration::from_secs(60)),
+                ..Topology::default()
             };
             for (name, kinds) in REFERENCE_ADAPTERS {
-                let inbox = hyperfleet_sdk::amqp::subscribe(url, &topology, name, kinds, 32)
-                    .await
-                    .expect("subscribed");
                 let runtime = AdapterRuntime::new(
                     Client::new(&api),
                     SimulatedAdapter::new(name, kinds, simulation.clone()),
-                );
+                )
+                .concurrency(32);
+                let inbox = runtime
+                    .subscribe_rabbitmq(url, &topology)
+                    .await
+                    .expect("subscribed");
                 tasks.push(tokio::spawn(async move {
                     let _ = runtime.run(inbox).await;
                 }));

@@ -40,6 +40,7 @@ fn private_topology() -> Topology {
         exchange: format!("hyperfleet-test-{id}"),
         queue_prefix: format!("hyperfleet-test-{id}"),
         queue_expires: Some(Duration::from_secs(60)),
+        ..Topology::default()
     }
 }
 
@@ -51,14 +52,16 @@ async fn start_adapter(
     simulation: Simulation,
 ) -> JoinHandle<()> {
     let kinds = kinds_of(name);
-    let inbox = hyperfleet_sdk::amqp::subscribe(url, topology, name, kinds, 4)
-        .await
-        .expect("the adapter subscribes");
     let runtime = AdapterRuntime::new(
         Client::new(api),
         SimulatedAdapter::new(name, kinds, simulation),
     )
-    .retry_delay(Duration::from_millis(500));
+    .retry_delay(Duration::from_millis(500))
+    .concurrency(4);
+    let inbox = runtime
+        .subscribe_rabbitmq(url, topology)
+        .await
+        .expect("the adapter subscribes");
     tokio::spawn(async move {
         runtime.run(inbox).await.expect("the adapter runs");
     })

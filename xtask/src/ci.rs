@@ -27,6 +27,32 @@ pub fn run() -> Result<()> {
         "-D",
         "warnings",
     ])?;
+    // Again with every feature: the SDK's `tls` is off in a plain build.
+    cargo(&[
+        "cargo",
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    // The SDK's docs, as docs.rs renders them (every feature): a broken
+    // link or stray HTML in a doc comment fails here.
+    doc_sdk()?;
+    // The adapter example needs `amqp`, so `--workspace` builds skip it;
+    // its e2e test (tests/tests/dns_adapter_example.rs) runs this build.
+    cargo(&[
+        "cargo",
+        "build",
+        "-p",
+        "hyperfleet-sdk",
+        "--example",
+        "dns_adapter",
+        "--features",
+        "amqp",
+    ])?;
     step("schemathesis against a running server", schemathesis::run)?;
     step(
         "/docs rendered in headless Chromium shows every operation",
@@ -98,6 +124,29 @@ impl Totals {
             }
         }
     }
+}
+
+/// The SDK's doc command README gives, with rustdoc warnings denied.
+pub const DOC_COMMAND: &[&str] = &[
+    "cargo",
+    "doc",
+    "-p",
+    "hyperfleet-sdk",
+    "--all-features",
+    "--no-deps",
+];
+
+fn doc_sdk() -> Result<()> {
+    println!("==> RUSTDOCFLAGS=\"-D warnings\" {}", DOC_COMMAND.join(" "));
+    let status = Command::new(DOC_COMMAND[0])
+        .args(&DOC_COMMAND[1..])
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .current_dir(workspace_root())
+        .status()?;
+    if !status.success() {
+        bail!("the SDK's docs have warnings ({status})");
+    }
+    Ok(())
 }
 
 fn step(name: &str, check: impl FnOnce() -> Result<()>) -> Result<()> {

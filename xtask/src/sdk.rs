@@ -36,7 +36,61 @@ pub fn render() -> Result<String> {
         .generate_tokens(&spec)
         .context("progenitor cannot generate a client from openapi.yaml")?;
     let file: syn::File = syn::parse2(tokens).context("progenitor produced invalid Rust")?;
-    Ok(format!("{HEADER}{}", prettyplease::unparse(&file)))
+    let code = prettyplease::unparse(&file);
+    Ok(format!("{HEADER}{}", code_span_placeholders(&code)))
+}
+
+/// Puts placeholders like `<id>` in the spec's descriptions into code spans
+/// on doc-comment lines (`///` and prettyplease's `/** ... */` blocks for
+/// multi-line descriptions): rustdoc reads a bare `<id>` as an unclosed HTML
+/// tag (a warning, an error under `-D warnings`) and renders nothing.
+/// progenitor copies descriptions verbatim, so it is done here rather than
+/// by writing the spec around rustdoc.
+fn code_span_placeholders(code: &str) -> String {
+    let mut out = String::with_capacity(code.len());
+    let mut in_block = false;
+    for line in code.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("/**") || trimmed.starts_with("/*!") {
+            in_block = true;
+        }
+        if in_block || trimmed.starts_with("///") || trimmed.starts_with("//!") {
+            out.push_str(&escape_doc_line(line));
+        } else {
+            out.push_str(line);
+        }
+        if in_block && line.contains("*/") {
+            in_block = false;
+        }
+    }
+    out
+}
+
+/// `line` with every `<word>` outside a code span wrapped in backticks.
+fn escape_doc_line(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut in_code = false;
+    let mut rest = line;
+    while let Some(c) = rest.chars().next() {
+        if c == '`' {
+            in_code = !in_code;
+        } else if c == '<' && !in_code {
+            let word_len = rest[1..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .unwrap_or(rest.len() - 1);
+            if word_len > 0 && rest[1 + word_len..].starts_with('>') {
+                let end = word_len + 2;
+                out.push('`');
+                out.push_str(&rest[..end]);
+                out.push('`');
+                rest = &rest[end..];
+                continue;
+            }
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 /// The checked-in file, its source, and the command that rewrites it.
@@ -48,6 +102,16 @@ pub const FILE: drift::Generated = drift::Generated {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn placeholders_in_docs_become_code_spans() {
+        assert_eq!(
+            super::code_span_placeholders(
+                "///Cluster <id> gone, `a <b> c`, 1 < 2 > 0\nlet x: Vec<u8>;\n/**A\n\nB <id>\n*/\nVec<u8>\n"
+            ),
+            "///Cluster `<id>` gone, `a <b> c`, 1 < 2 > 0\nlet x: Vec<u8>;\n/**A\n\nB `<id>`\n*/\nVec<u8>\n"
+        );
+    }
+
     #[test]
     fn the_checked_in_sdk_is_fresh() {
         if let Err(error) = super::FILE.check(None) {

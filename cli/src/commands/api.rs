@@ -23,11 +23,22 @@ pub struct Connection {
     /// Bearer token, for a server that runs with `--auth`.
     #[arg(long, global = true, env = "HYPERFLEET_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// PEM file of a private CA to trust, besides the platform's roots, for
+    /// an https:// server.
+    #[arg(long, global = true, env = "HYPERFLEET_CA_FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Connection {
     /// The SDK client for this server, with the token when there is one.
     pub fn client(&self) -> Result<Client, Failure> {
+        if let Some(path) = &self.ca_file {
+            let ca = std::fs::read(path).map_err(|e| {
+                Failure::Usage(format!("--ca-file: cannot read {}: {e}", path.display()))
+            })?;
+            return Client::new_with_ca(&self.server, self.token.as_deref(), &ca)
+                .map_err(|e| Failure::Usage(format!("--ca-file/--token: {e}")));
+        }
         match &self.token {
             Some(token) => Client::new_with_token(&self.server, token)
                 .map_err(|e| Failure::Usage(format!("--token: {e}"))),

@@ -11,6 +11,7 @@ use hyperfleet_control_loop::reference_adapters::{SimulatedAdapter, Simulation, 
 use hyperfleet_control_loop::sentinel::{self, Sentinel, SentinelConfig};
 use hyperfleet_sdk::Client;
 use hyperfleet_sdk::adapter::AdapterRuntime;
+use hyperfleet_sdk::amqp::{AdapterQueue, Topology};
 
 use super::{parse_duration, shutdown_signal};
 
@@ -28,16 +29,36 @@ pub struct ApiArgs {
     /// token is enough).
     #[arg(long, env = "HYPERFLEET_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// PEM file of a private CA to trust, besides the platform's roots, for
+    /// an https:// API URL (and, for the broker, an amqps:// URL).
+    #[arg(long, env = "HYPERFLEET_CA_FILE")]
+    ca_file: Option<std::path::PathBuf>,
 }
 
 impl ApiArgs {
     pub fn client(&self) -> Result<Client> {
-        match &self.token {
-            Some(token) => {
+        match (&self.ca_file, &self.token) {
+            (Some(_), token) => {
+                let ca = self.ca_pem()?.unwrap_or_default();
+                Client::new_with_ca(&self.api_url, token.as_deref(), ca.as_bytes())
+                    .context("cannot build the API client")
+            }
+            (None, Some(token)) => {
                 Client::new_with_token(&self.api_url, token).context("cannot build the API client")
             }
-            None => Ok(Client::new(&self.api_url)),
+            (None, None) => Ok(Client::new(&self.api_url)),
         }
+    }
+
+    /// The private CA's certificates, when `--ca-file` is given.
+    fn ca_pem(&self) -> Result<Option<String>> {
+        self.ca_file
+            .as_ref()
+            .map(|path| {
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read --ca-file {}", path.display()))
+            })
+            .transpose()
     }
 }
 
@@ -53,17 +74,25 @@ pub struct BrokerArgs {
     /// Topic exchange of reconcile events.
     #[arg(long, env = "HYPERFLEET_EXCHANGE", default_value = "hyperfleet")]
     exchange: String,
-    /// Adapter queues are named PREFIX.ADAPTER.
+    /// Adapter queues are named PREFIX.ADAPTER (the sentinel declares them,
+    /// the adapter consumes its own).
     #[arg(long, env = "HYPERFLEET_QUEUE_PREFIX", default_value = "hyperfleet")]
     queue_prefix: String,
 }
 
 impl BrokerArgs {
-    pub fn topology(&self) -> hyperfleet_sdk::amqp::Topology {
-        hyperfleet_sdk::amqp::Topology {
+    /// The topology, declaring the queues of `adapters` on connect, trusting
+    /// `ca_pem` for an amqps:// broker.
+    pub fn topology(&self, adapters: &[String], ca_pem: Option<String>) -> Topology {
+        Topology {
+            ca_pem,
             exchange: self.exchange.clone(),
             queue_prefix: self.queue_prefix.clone(),
             queue_expires: None,
+            adapters: adapters
+                .iter()
+                .map(|name| AdapterQueue::new(name, kinds_of(name)))
+                .collect(),
         }
     }
 }
@@ -101,6 +130,18 @@ pub struct SentinelArgs {
     broker: BrokerArgs,
     #[command(flatten)]
     pacing: PacingArgs,
+    /// Adapters whose queues (PREFIX.ADAPTER) the sentinel declares and
+    /// binds when it connects, so events published before an adapter first
+    /// starts wait for it. The reference adapters get their own kinds;
+    /// other names are bound to every kind (their runtime acknowledges
+    /// kinds it does not serve).
+    #[arg(
+        long,
+        env = "HYPERFLEET_ADAPTERS",
+        value_delimiter = ',',
+        default_value = "validation,dns,infrastructure"
+    )]
+    adapters: Vec<String>,
 }
 
 #[derive(Args)]
@@ -140,13 +181,20 @@ pub struct AdapterArgs {
     broker: BrokerArgs,
     #[command(flatten)]
     simulation: SimulationArgs,
-    /// Unacknowledged events held at once.
-    #[arg(long, env = "HYPERFLEET_PREFETCH", default_value_t = 8)]
-    prefetch: u16,
+    /// Events worked on at once; also the broker's prefetch, so it never
+    /// hands out more than are worked on.
+    #[arg(
+        long,
+        env = "HYPERFLEET_CONCURRENCY",
+        default_value_t = 8,
+        alias = "prefetch"
+    )]
+    concurrency: u16,
 }
 
 pub async fn sentinel(args: SentinelArgs) -> Result<()> {
-    let connect = sentinel::rabbitmq(args.broker.broker.clone(), args.broker.topology());
+    let topology = args.broker.topology(&args.adapters, args.api.ca_pem()?);
+    let connect = sentinel::rabbitmq(args.broker.broker.clone(), topology);
     let sentinel = Sentinel::new(args.api.client()?, connect, args.pacing.config());
     tracing::info!(api = %args.api.api_url, exchange = %args.broker.exchange, "sentinel running");
     sentinel.run(shutdown_signal()).await;
@@ -156,38 +204,13 @@ pub async fn sentinel(args: SentinelArgs) -> Result<()> {
 pub async fn adapter(args: AdapterArgs) -> Result<()> {
     let kinds = kinds_of(&args.name);
     let adapter = SimulatedAdapter::new(&args.name, kinds, args.simulation.simulation());
-    let runtime =
-        AdapterRuntime::new(args.api.client()?, adapter).retry_delay(args.simulation.retry_delay);
-    let topology = args.broker.topology();
-    let mut pause = Duration::from_secs(1);
-    loop {
-        match hyperfleet_sdk::amqp::subscribe(
-            &args.broker.broker,
-            &topology,
-            &args.name,
-            kinds,
-            args.prefetch,
-        )
-        .await
-        {
-            Ok(inbox) => {
-                tracing::info!(adapter = %args.name, "consuming");
-                tokio::select! {
-                    result = runtime.run(inbox) => {
-                        result.map_err(anyhow::Error::msg)?;
-                        anyhow::bail!("the broker closed the queue");
-                    }
-                    () = shutdown_signal() => return Ok(()),
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, retry_in = ?pause, "cannot reach the broker");
-                tokio::select! {
-                    () = tokio::time::sleep(pause) => {}
-                    () = shutdown_signal() => return Ok(()),
-                }
-                pause = (pause * 2).min(Duration::from_secs(30));
-            }
-        }
+    let runtime = AdapterRuntime::new(args.api.client()?, adapter)
+        .retry_delay(args.simulation.retry_delay)
+        .concurrency(args.concurrency);
+    // Its own queue only: the other adapters' kinds are theirs to declare.
+    let topology = args.broker.topology(&[], args.api.ca_pem()?);
+    tokio::select! {
+        () = runtime.run_rabbitmq(&args.broker.broker, &topology) => Ok(()),
+        () = shutdown_signal() => Ok(()),
     }
 }
