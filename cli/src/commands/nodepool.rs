@@ -317,48 +317,33 @@ async fn list_nodepools(
     filters: &Filters,
     paging: &Paging,
 ) -> Result<(types::NodePoolList, Vec<types::NodePool>), Failure> {
+    // The two list operations take the same filters but are distinct
+    // builder types, so one macro sets the filters on either.
+    macro_rules! filtered {
+        ($request:expr, $page:expr, $size:expr) => {{
+            let mut request = $request;
+            if let Some(selector) = &filters.selector {
+                request = request.labels(api::selector(selector));
+            }
+            if let Some(phase) = &filters.phase {
+                request = request.phase(phase.as_str());
+            }
+            if let Some(name) = &filters.name {
+                request = request.name(name.as_str());
+            }
+            if let Some(page) = $page {
+                request = request.page(page);
+            }
+            if let Some(size) = $size {
+                request = request.size(size);
+            }
+            request.send().await?
+        }};
+    }
     let fetch = async |page: Option<u32>, size: Option<u32>| {
-        // The two list operations take the same filters but are distinct
-        // builders, so each is written out.
         let list = match &filters.cluster {
-            Some(cluster) => {
-                let mut request = client.nodepool_list().cluster(cluster);
-                if let Some(selector) = &filters.selector {
-                    request = request.labels(api::selector(selector));
-                }
-                if let Some(phase) = &filters.phase {
-                    request = request.phase(phase.as_str());
-                }
-                if let Some(name) = &filters.name {
-                    request = request.name(name.as_str());
-                }
-                if let Some(page) = page {
-                    request = request.page(page);
-                }
-                if let Some(size) = size {
-                    request = request.size(size);
-                }
-                request.send().await?
-            }
-            None => {
-                let mut request = client.nodepool_list_all();
-                if let Some(selector) = &filters.selector {
-                    request = request.labels(api::selector(selector));
-                }
-                if let Some(phase) = &filters.phase {
-                    request = request.phase(phase.as_str());
-                }
-                if let Some(name) = &filters.name {
-                    request = request.name(name.as_str());
-                }
-                if let Some(page) = page {
-                    request = request.page(page);
-                }
-                if let Some(size) = size {
-                    request = request.size(size);
-                }
-                request.send().await?
-            }
+            Some(cluster) => filtered!(client.nodepool_list().cluster(cluster), page, size),
+            None => filtered!(client.nodepool_list_all(), page, size),
         };
         Ok::<_, Failure>(list.into_inner())
     };
