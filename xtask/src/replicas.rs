@@ -17,8 +17,9 @@
 //!    (asked through `/metrics`) get SIGKILL; creates go on through the
 //!    other replicas; the run waits until every cluster is Ready;
 //! 4. prints both times, create-to-Ready percentiles, how long the standby
-//!    sentinel took to lead, the events published, and drops the
-//!    databases (also on failure).
+//!    sentinel took to lead, the events published, the repeats the
+//!    adapters dropped (their `/metrics`), and drops the databases (also
+//!    on failure).
 //!
 //! Process logs go to `target/bench-replicas/`. Not part of CI.
 
@@ -53,6 +54,10 @@ pub struct ReplicasArgs {
     /// Skip the single-process baseline.
     #[arg(long)]
     no_baseline: bool,
+    /// Kill nothing in the replicas scenario (to tell the cost of the
+    /// faults from the cost of the replicas).
+    #[arg(long)]
+    no_faults: bool,
     /// Run a debug build of `hyperfleet` (quick to build, for trying the
     /// run out; its figures are not comparable).
     #[arg(long)]
@@ -95,20 +100,25 @@ pub fn run(args: ReplicasArgs) -> Result<()> {
     } else {
         Some(runtime.block_on(scenario(&args, &binary, &logs, 1, 1, false))?)
     };
-    let replicas = runtime.block_on(scenario(&args, &binary, &logs, 3, 2, true))?;
+    let faults = !args.no_faults;
+    let replicas = runtime.block_on(scenario(&args, &binary, &logs, 3, 2, faults))?;
     println!();
     println!(
         "{} clusters, 3 reference adapters (10 ms of work, 32 at once), RabbitMQ, PostgreSQL",
         args.clusters
     );
     println!(
-        "{:<44} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "scenario", "all Ready s", "p50 ms", "p99 ms", "max ms", "events"
+        "{:<44} {:>11} {:>8} {:>8} {:>8} {:>8} {:>10}",
+        "scenario", "all Ready s", "p50 ms", "p99 ms", "max ms", "events", "duplicates"
     );
     if let Some(baseline) = &baseline {
         baseline.print("1 API, 1 sentinel");
     }
-    replicas.print("3 APIs, 2 sentinels; 1 API + leader killed");
+    replicas.print(if faults {
+        "3 APIs, 2 sentinels; 1 API + leader killed"
+    } else {
+        "3 APIs, 2 sentinels; nothing killed"
+    });
     if let Some(takeover) = replicas.takeover {
         println!("standby sentinel leading {takeover:.2?} after the leader's SIGKILL");
     }
@@ -120,6 +130,8 @@ struct Outcome {
     elapsed: Duration,
     latencies_ms: Vec<u64>,
     events: u64,
+    /// Repeats the adapters acknowledged without running.
+    duplicates: u64,
     takeover: Option<Duration>,
 }
 
@@ -133,13 +145,14 @@ impl Outcome {
                 .unwrap_or(0)
         };
         println!(
-            "{:<44} {:>10.2} {:>10} {:>10} {:>10} {:>10}",
+            "{:<44} {:>11.2} {:>8} {:>8} {:>8} {:>8} {:>10}",
             name,
             self.elapsed.as_secs_f64(),
             at(50.0),
             at(99.0),
             at(100.0),
-            self.events
+            self.events,
+            self.duplicates
         );
     }
 }
@@ -217,9 +230,14 @@ async fn scenario(
         )?;
         metrics_ports.push(port);
     }
+    let mut adapter_ports = Vec::new();
     for name in ADAPTERS {
+        let port = free_port()?;
+        let metrics = format!("127.0.0.1:{port}");
+        adapter_ports.push(port);
         let mut adapter_args = vec!["adapter", "--name", name, "--work", "10ms"];
         adapter_args.extend(["--retry-delay", "500ms", "--concurrency", "32"]);
+        adapter_args.extend(["--metrics-addr", &metrics]);
         adapter_args.extend(broker);
         processes.start(
             &format!("adapter-{name}"),
@@ -299,6 +317,18 @@ async fn scenario(
             events += published(&http, *port).await.unwrap_or(0);
         }
     }
+    let mut duplicates = 0;
+    for port in &adapter_ports {
+        if let Some(text) = metrics(&http, *port).await {
+            duplicates += text
+                .lines()
+                .find_map(|l| {
+                    let rest = l.strip_prefix("hyperfleet_adapter_events_duplicate_total{")?;
+                    rest.rsplit_once(' ')?.1.parse::<u64>().ok()
+                })
+                .unwrap_or(0);
+        }
+    }
     let mut latencies_ms: Vec<u64> = ready
         .values()
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -311,6 +341,7 @@ async fn scenario(
         elapsed,
         latencies_ms,
         events,
+        duplicates,
         takeover,
     })
 }
