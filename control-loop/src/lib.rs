@@ -3,5 +3,6 @@
 //! against any HyperFleet deployment.
 
 pub mod local;
+pub mod metrics;
 pub mod reference_adapters;
 pub mod sentinel;

@@ -10,18 +10,30 @@
 //! cycle reads only the resources that are not Ready (a server-side phase
 //! filter) plus one page of Ready ones, so its cost follows the work to do,
 //! not the fleet size. When the API or the broker is down it logs, waits
-//! (doubling up to a minute) and tries again.
+//! (doubling up to a minute) and tries again, on a new connection.
+//!
+//! Several sentinels may run; one publishes. Before each cycle a sentinel
+//! asks its publisher whether it leads ([`Publisher::lead`]; on RabbitMQ,
+//! [`rabbitmq`] elects through an exclusive queue, see
+//! [`AmqpPublisher`]); a standby does nothing else, so it costs the API
+//! nothing, and asks again next cycle. A sentinel that becomes leader
+//! forgets what it published before and starts over: events the old leader
+//! already sent come again under the same ids ([`event_id`]), which the
+//! adapter kit recognises.
+//!
+//! [`Sentinel::metrics`] counts what it does, for `/metrics`.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hyperfleet_sdk::adapter::{Publisher, TransportError};
 use hyperfleet_sdk::amqp::{AmqpPublisher, Topology};
-use hyperfleet_sdk::events::{CloudEvent, ReconcileData, ResourceKind};
+use hyperfleet_sdk::events::{CloudEvent, Reason, ReconcileData, ResourceKind, event_id};
 use hyperfleet_sdk::{Client, types};
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -59,12 +71,14 @@ pub type Connect = Box<
 >;
 
 /// A [`Connect`] that opens a RabbitMQ connection, and opens a new one
-/// each time the sentinel asks again after a broker failure.
+/// each time the sentinel asks again after a broker failure. Its publisher
+/// is elected ([`AmqpPublisher::connect_elected`]): of all the sentinels
+/// on `topology`, the one holding its leader lock publishes.
 pub fn rabbitmq(url: String, topology: Topology) -> Connect {
     Box::new(move || {
         let (url, topology) = (url.clone(), topology.clone());
         Box::pin(async move {
-            let publisher = AmqpPublisher::connect(&url, &topology).await?;
+            let publisher = AmqpPublisher::connect_elected(&url, &topology).await?;
             Ok(Arc::new(publisher) as Arc<dyn Publisher>)
         })
     })
@@ -97,10 +111,80 @@ struct Published {
     at: Instant,
 }
 
+/// What a sentinel did since it started, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct SentinelMetrics {
+    leader: AtomicBool,
+    published: AtomicU64,
+    cycles: AtomicU64,
+    failures: AtomicU64,
+    elected: AtomicU64,
+}
+
+impl SentinelMetrics {
+    /// Does it lead now?
+    pub fn leader(&self) -> bool {
+        self.leader.load(Ordering::Relaxed)
+    }
+
+    /// Events published.
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::Relaxed)
+    }
+
+    /// How many times it became the leader.
+    pub fn elected(&self) -> u64 {
+        self.elected.load(Ordering::Relaxed)
+    }
+
+    /// The counters in the Prometheus text format.
+    pub fn prometheus(&self) -> String {
+        let mut out = String::new();
+        for (name, kind, help, value) in [
+            (
+                "hyperfleet_sentinel_leader",
+                "gauge",
+                "1 while this sentinel holds the leader lock and publishes, 0 while it stands by.",
+                u64::from(self.leader()),
+            ),
+            (
+                "hyperfleet_sentinel_events_published_total",
+                "counter",
+                "Reconcile events published (and confirmed by the broker).",
+                self.published(),
+            ),
+            (
+                "hyperfleet_sentinel_cycles_total",
+                "counter",
+                "Cycles run as the leader.",
+                self.cycles.load(Ordering::Relaxed),
+            ),
+            (
+                "hyperfleet_sentinel_cycle_failures_total",
+                "counter",
+                "Cycles that failed (API or broker unreachable).",
+                self.failures.load(Ordering::Relaxed),
+            ),
+            (
+                "hyperfleet_sentinel_elected_total",
+                "counter",
+                "Times this sentinel became the leader.",
+                self.elected(),
+            ),
+        ] {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+            ));
+        }
+        out
+    }
+}
+
 pub struct Sentinel {
     client: Client,
     connect: Connect,
     config: SentinelConfig,
+    metrics: Arc<SentinelMetrics>,
     publisher: Option<Arc<dyn Publisher>>,
     published: HashMap<Uuid, Published>,
     /// Which page of Ready clusters and node pools the next cycle checks.
@@ -110,6 +194,8 @@ pub struct Sentinel {
 /// What one cycle did, for logs and tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Cycle {
+    /// It held the leader lock (otherwise it did nothing else).
+    pub leading: bool,
     pub examined: usize,
     pub published: usize,
 }
@@ -120,10 +206,16 @@ impl Sentinel {
             client,
             connect,
             config,
+            metrics: Arc::default(),
             publisher: None,
             published: HashMap::new(),
             ready_page: (1, 1),
         }
+    }
+
+    /// Its counters; they stay readable after [`Sentinel::run`] takes it.
+    pub fn metrics(&self) -> Arc<SentinelMetrics> {
+        self.metrics.clone()
     }
 
     /// Run cycles until `shutdown` resolves.
@@ -147,6 +239,7 @@ impl Sentinel {
                     pause = self.config.poll_interval;
                 }
                 Err(error) => {
+                    self.metrics.failures.fetch_add(1, Ordering::Relaxed);
                     pause = (pause * 2).clamp(self.config.poll_interval, Duration::from_secs(60));
                     tracing::warn!(%error, retry_in = ?pause, "sentinel cycle failed");
                 }
@@ -154,12 +247,30 @@ impl Sentinel {
         }
     }
 
-    /// One pass: publish an event for every resource that needs one.
+    /// One pass: if it leads, publish an event for every resource that
+    /// needs one.
     pub async fn cycle(&mut self) -> Result<Cycle, String> {
+        let publisher = self.publisher().await?;
+        let leading = match publisher.lead().await {
+            Ok(leading) => leading,
+            Err(error) => {
+                // Reconnect on the next attempt; whatever it held went with
+                // the connection.
+                self.publisher = None;
+                self.set_leader(false);
+                return Err(format!("broker: {error}"));
+            }
+        };
+        self.set_leader(leading);
+        if !leading {
+            return Ok(Cycle::default());
+        }
+        self.metrics.cycles.fetch_add(1, Ordering::Relaxed);
         let now = Utc::now();
         let mut candidates = self.not_ready().await?;
         candidates.extend(self.ready_page().await?);
         let mut cycle = Cycle {
+            leading: true,
             examined: candidates.len(),
             published: 0,
         };
@@ -167,11 +278,34 @@ impl Sentinel {
             if !self.due(&snapshot, now) {
                 continue;
             }
-            self.publish(&snapshot).await?;
+            self.publish(&publisher, &snapshot, now).await?;
             cycle.published += 1;
         }
         self.forget_old();
         Ok(cycle)
+    }
+
+    /// The publisher, connecting first if there is none.
+    async fn publisher(&mut self) -> Result<Arc<dyn Publisher>, String> {
+        if let Some(publisher) = &self.publisher {
+            return Ok(publisher.clone());
+        }
+        let publisher = (self.connect)().await.map_err(|e| format!("broker: {e}"))?;
+        self.publisher = Some(publisher.clone());
+        Ok(publisher)
+    }
+
+    fn set_leader(&mut self, leading: bool) {
+        let was = self.metrics.leader.swap(leading, Ordering::Relaxed);
+        if leading && !was {
+            tracing::info!("sentinel leads: publishing");
+            self.metrics.elected.fetch_add(1, Ordering::Relaxed);
+            // What it published in an earlier term may since have been
+            // superseded by another leader's events; start from nothing.
+            self.published.clear();
+        } else if !leading && was {
+            tracing::warn!("sentinel no longer leads: standing by");
+        }
     }
 
     fn due(&self, snapshot: &Snapshot, now: DateTime<Utc>) -> bool {
@@ -190,30 +324,42 @@ impl Sentinel {
         last.at.elapsed() >= wait && quiet >= wait
     }
 
-    async fn publish(&mut self, snapshot: &Snapshot) -> Result<(), String> {
-        let publisher = match &self.publisher {
-            Some(publisher) => publisher.clone(),
-            None => {
-                let publisher = (self.connect)().await.map_err(|e| format!("broker: {e}"))?;
-                self.publisher = Some(publisher.clone());
-                publisher
-            }
+    /// Why `snapshot` gets an event now, and in which back-off window since
+    /// it last changed: what, with the resource itself, names the event.
+    fn reason(&self, snapshot: &Snapshot, now: DateTime<Utc>) -> (Reason, u64) {
+        let (reason, period) = match snapshot.phase {
+            types::Phase::Ready => (Reason::Resync, self.config.resync),
+            types::Phase::Terminating => (Reason::Finalize, self.config.backoff),
+            _ => (Reason::Reconcile, self.config.backoff),
         };
-        let event = CloudEvent::reconcile(
-            "/hyperfleet/sentinel",
-            ReconcileData {
-                id: snapshot.id,
-                kind: snapshot.kind,
-                href: snapshot.href.clone(),
-                generation: snapshot.generation,
-                cluster_id: snapshot.cluster_id,
-            },
-        );
+        let quiet = (now - snapshot.updated_at).to_std().unwrap_or_default();
+        let window = quiet.as_millis() / period.as_millis().max(1);
+        (reason, u64::try_from(window).unwrap_or(u64::MAX))
+    }
+
+    async fn publish(
+        &mut self,
+        publisher: &Arc<dyn Publisher>,
+        snapshot: &Snapshot,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        let data = ReconcileData {
+            id: snapshot.id,
+            kind: snapshot.kind,
+            href: snapshot.href.clone(),
+            generation: snapshot.generation,
+            cluster_id: snapshot.cluster_id,
+        };
+        let (reason, window) = self.reason(snapshot, now);
+        let id = event_id(&data, reason, snapshot.updated_at, window);
+        let event = CloudEvent::reconcile("/hyperfleet/sentinel", data).with_id(id);
         if let Err(error) = publisher.publish(&event).await {
             // Reconnect on the next attempt.
             self.publisher = None;
+            self.set_leader(false);
             return Err(format!("broker: {error}"));
         }
+        self.metrics.published.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(id = %snapshot.id, generation = snapshot.generation, phase = ?snapshot.phase, "published");
         self.published.insert(
             snapshot.id,

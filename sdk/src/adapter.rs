@@ -47,9 +47,19 @@
 //! ```
 //! With the `amqp` feature, `hyperfleet_sdk::amqp::subscribe` gives an inbox
 //! on a durable RabbitMQ queue of the adapter's own instead.
+//!
+//! Duplicates: the sentinel names each event after what it is about
+//! ([`crate::events::event_id`]), so an event published twice (two
+//! sentinels around a fail-over, a sentinel restarted) arrives twice with
+//! one id. The runtime remembers the ids of the events it completed (the
+//! last 10 000 by default, [`AdapterRuntime::remember_completed`]) and
+//! acknowledges a repeat of one of them without running the adapter again.
+//! What it did is counted in [`AdapterMetrics`].
 
+use std::collections::{HashSet, VecDeque};
 use std::num::NonZeroU64;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Map;
@@ -314,6 +324,126 @@ pub struct Delivery {
 pub trait Publisher: Send + Sync {
     /// Publish `event` under its kind's routing key.
     async fn publish(&self, event: &CloudEvent) -> Result<(), TransportError>;
+
+    /// Whether this publisher may publish now, where several sentinels
+    /// share a transport and only the elected one publishes: taking the
+    /// lock if it is free. The sentinel asks before every cycle and
+    /// publishes nothing while the answer is `false`; an error means the
+    /// transport is gone (the sentinel connects again). The default, for a
+    /// transport with one sentinel like the in-process bus, always leads.
+    async fn lead(&self) -> Result<bool, TransportError> {
+        Ok(true)
+    }
+}
+
+/// What an adapter runtime (and its inbox) did since it started: counters
+/// to export as metrics ([`AdapterMetrics::prometheus`]).
+#[derive(Debug, Default)]
+pub struct AdapterMetrics {
+    completed: AtomicU64,
+    duplicates: AtomicU64,
+    retried: AtomicU64,
+    dead_lettered: AtomicU64,
+}
+
+impl AdapterMetrics {
+    /// Events handled to the end and acknowledged.
+    pub fn completed(&self) -> u64 {
+        self.completed.load(Ordering::Relaxed)
+    }
+
+    /// Events acknowledged without running the adapter, because an event of
+    /// the same id had been completed.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates.load(Ordering::Relaxed)
+    }
+
+    /// Events handed back to be delivered again after the retry delay (a
+    /// failure, unfinished work, or an adapter earlier in the order still
+    /// working).
+    pub fn retried(&self) -> u64 {
+        self.retried.load(Ordering::Relaxed)
+    }
+
+    /// Messages that were not reconcile events (undecodable, or of an
+    /// unknown kind), rejected into the dead-letter queue.
+    pub fn dead_lettered(&self) -> u64 {
+        self.dead_lettered.load(Ordering::Relaxed)
+    }
+
+    /// Count one message rejected into the dead-letter queue (for
+    /// transports: the RabbitMQ inbox does it).
+    pub fn count_dead_lettered(&self) {
+        self.dead_lettered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters in the Prometheus text format, labelled with the
+    /// adapter's name.
+    pub fn prometheus(&self, adapter: &str) -> String {
+        let adapter = adapter.replace(['\\', '"', '\n'], "_");
+        let mut out = String::new();
+        for (name, help, value) in [
+            (
+                "hyperfleet_adapter_events_completed_total",
+                "Events handled to the end and acknowledged.",
+                self.completed(),
+            ),
+            (
+                "hyperfleet_adapter_events_duplicate_total",
+                "Repeats of completed events, acknowledged without running the adapter.",
+                self.duplicates(),
+            ),
+            (
+                "hyperfleet_adapter_events_retried_total",
+                "Events handed back to be delivered again after the retry delay.",
+                self.retried(),
+            ),
+            (
+                "hyperfleet_adapter_messages_dead_lettered_total",
+                "Messages that were not reconcile events, rejected into the dead-letter queue.",
+                self.dead_lettered(),
+            ),
+        ] {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{adapter=\"{adapter}\"}} {value}\n"
+            ));
+        }
+        out
+    }
+}
+
+/// The ids of the last events completed, oldest first out.
+#[derive(Debug)]
+struct Completed {
+    capacity: usize,
+    ids: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl Completed {
+    fn new(capacity: usize) -> Self {
+        Completed {
+            capacity,
+            ids: HashSet::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.ids.contains(id)
+    }
+
+    fn insert(&mut self, id: &str) {
+        if self.capacity == 0 || !self.ids.insert(id.to_string()) {
+            return;
+        }
+        self.order.push_back(id.to_string());
+        while self.order.len() > self.capacity {
+            if let Some(oldest) = self.order.pop_front() {
+                self.ids.remove(&oldest);
+            }
+        }
+    }
 }
 
 /// Runs an [`Adapter`] against the API for every event of an [`Inbox`]
@@ -324,6 +454,8 @@ pub struct AdapterRuntime<A> {
     adapter: Arc<A>,
     retry_delay: Duration,
     concurrency: u16,
+    metrics: Arc<AdapterMetrics>,
+    completed: Arc<Mutex<Completed>>,
 }
 
 /// What handling one event came to.
@@ -343,6 +475,8 @@ impl<A> Clone for AdapterRuntime<A> {
             adapter: self.adapter.clone(),
             retry_delay: self.retry_delay,
             concurrency: self.concurrency,
+            metrics: self.metrics.clone(),
+            completed: self.completed.clone(),
         }
     }
 }
@@ -354,7 +488,23 @@ impl<A: Adapter> AdapterRuntime<A> {
             adapter: Arc::new(adapter),
             retry_delay: Duration::from_secs(5),
             concurrency: 8,
+            metrics: Arc::default(),
+            completed: Arc::new(Mutex::new(Completed::new(DEFAULT_REMEMBERED))),
         }
+    }
+
+    /// How many completed event ids to remember for dropping duplicates
+    /// (default 10 000; 0 turns the check off). A duplicate that arrives
+    /// after its id was forgotten runs the adapter again, which adapters
+    /// must allow anyway (reconciling is idempotent).
+    pub fn remember_completed(self, capacity: usize) -> Self {
+        *lock(&self.completed) = Completed::new(capacity);
+        self
+    }
+
+    /// What this runtime did so far; clones of the runtime share it.
+    pub fn metrics(&self) -> Arc<AdapterMetrics> {
+        self.metrics.clone()
     }
 
     /// How many events are handled at once (default 8, at least 1). On
@@ -402,14 +552,29 @@ impl<A: Adapter> AdapterRuntime<A> {
                     continue;
                 }
             };
+            if lock(&this.completed).contains(&delivery.event.id) {
+                tracing::debug!(adapter = %name, event = %delivery.event.id, "dropping the repeat of a completed event");
+                this.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+                if let Err(error) = delivery.settle.ack().await {
+                    tracing::warn!(adapter = %name, %error, "cannot settle an event; it will come back");
+                }
+                continue;
+            }
             let Ok(permit) = limit.clone().acquire_owned().await else {
                 break;
             };
             let (this, name) = (this.clone(), name.clone());
             running.spawn(async move {
                 let settled = match this.handle(&delivery.event).await {
-                    Handled::Done => delivery.settle.ack().await,
-                    Handled::Again => delivery.settle.retry(retry_delay).await,
+                    Handled::Done => {
+                        lock(&this.completed).insert(&delivery.event.id);
+                        this.metrics.completed.fetch_add(1, Ordering::Relaxed);
+                        delivery.settle.ack().await
+                    }
+                    Handled::Again => {
+                        this.metrics.retried.fetch_add(1, Ordering::Relaxed);
+                        delivery.settle.retry(retry_delay).await
+                    }
                 };
                 if let Err(error) = settled {
                     tracing::warn!(adapter = %name, %error, "cannot settle an event; it will come back");
@@ -649,6 +814,16 @@ enum Reported {
     Failed(String),
 }
 
+const DEFAULT_REMEMBERED: usize = 10_000;
+
+/// The set of completed ids; a panic elsewhere while it was held leaves it
+/// usable (it is a cache).
+fn lock(completed: &Mutex<Completed>) -> std::sync::MutexGuard<'_, Completed> {
+    completed
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn status_of(value: bool) -> types::ConditionStatus {
     if value {
         types::ConditionStatus::True
@@ -663,6 +838,32 @@ mod tests {
 
     fn find<'a>(conditions: &'a [ConditionOut], kind: &str) -> Option<&'a ConditionOut> {
         conditions.iter().find(|c| c.kind == kind)
+    }
+
+    #[test]
+    fn completed_ids_are_remembered_up_to_the_capacity() {
+        let mut completed = Completed::new(2);
+        completed.insert("a");
+        completed.insert("b");
+        completed.insert("a");
+        assert!(completed.contains("a") && completed.contains("b"));
+        completed.insert("c");
+        assert!(!completed.contains("a"), "the oldest is forgotten first");
+        assert!(completed.contains("b") && completed.contains("c"));
+        let mut none = Completed::new(0);
+        none.insert("a");
+        assert!(!none.contains("a"));
+    }
+
+    #[test]
+    fn metrics_render_as_prometheus_text() {
+        let metrics = AdapterMetrics::default();
+        metrics.count_dead_lettered();
+        let text = metrics.prometheus("dns");
+        assert!(
+            text.contains("hyperfleet_adapter_messages_dead_lettered_total{adapter=\"dns\"} 1\n")
+        );
+        assert!(text.contains("# TYPE hyperfleet_adapter_events_completed_total counter\n"));
     }
 
     #[test]

@@ -57,11 +57,15 @@
 //!   `waiting` (the aggregation config's order), runs the adapter, reports,
 //!   and acknowledges the event only once the report is stored. Whatever
 //!   fails, or is not done yet, comes back after `retry_delay`. Up to
-//!   `concurrency` events are worked on at once.
+//!   `concurrency` events are worked on at once. A repeat of an event it
+//!   completed (same id) is acknowledged without running the adapter;
+//!   [`adapter::AdapterMetrics`] counts what it does.
 //! - **Transports**: RabbitMQ with the `amqp` feature
 //!   (`AdapterRuntime::run_rabbitmq(url, &topology)`: one durable queue
 //!   `<prefix>.<name>` per adapter, prefetch = concurrency, reconnects by
-//!   itself), or [`bus::InProcessBus`] for one process (`hyperfleet dev`,
+//!   itself, and rejects a message that is not a reconcile event into the
+//!   dead-letter queue `<prefix>.dead-letter`), or [`bus::InProcessBus`]
+//!   for one process (`hyperfleet dev`,
 //!   tests). With the `tls` feature, `https://` API URLs and `amqps://`
 //!   brokers work, and `Client::new_with_ca` (and `amqp::Topology::ca_pem`)
 //!   trust a private CA.

@@ -99,6 +99,7 @@ async fn the_dns_adapter_example_started_last_gets_a_cluster_ready_and_deleted()
             .map(|name| AdapterQueue::new(name, kinds_of(name)))
             .collect(),
         ca_pem: None,
+        heartbeat: None,
     };
 
     // The sentinel first, then the cluster: its first event goes out

@@ -7,6 +7,7 @@ pub mod docs_check;
 pub mod drift;
 pub mod openapi;
 pub mod release;
+pub mod replicas;
 pub mod schemathesis;
 pub mod sdk;
 pub mod spec_diff;

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 use xtask::{
-    bench, ci, docs_check, drift, openapi, release, schemathesis, sdk, spec_diff, workspace_root,
+    bench, ci, docs_check, drift, openapi, release, replicas, schemathesis, sdk, spec_diff,
+    workspace_root,
 };
 
 #[derive(Parser)]
@@ -57,8 +58,16 @@ enum Command {
     /// tests.
     Ci,
     /// Seed PostgreSQL with a fleet, load the release server, compare with
-    /// pgbench running the same SQL (see BENCHMARKS.md). Not part of CI.
-    Bench(bench::BenchArgs),
+    /// pgbench running the same SQL (see BENCHMARKS.md); `bench replicas`:
+    /// the control loop with API replicas and sentinels killed mid-run.
+    /// Not part of CI.
+    #[command(args_conflicts_with_subcommands = true)]
+    Bench {
+        #[command(subcommand)]
+        kind: Option<BenchKind>,
+        #[command(flatten)]
+        args: bench::BenchArgs,
+    },
     /// Mixed load from 64 clients against PostgreSQL, then an invariant
     /// check (tests/benches/soak.rs). Not part of CI.
     Soak {
@@ -66,6 +75,14 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         seconds: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum BenchKind {
+    /// 3 API replicas on one PostgreSQL, 2 sentinels and the reference
+    /// adapters on RabbitMQ; one replica and the leading sentinel killed
+    /// half-way through the creates; against one API and one sentinel.
+    Replicas(replicas::ReplicasArgs),
 }
 
 #[derive(Subcommand)]
@@ -114,7 +131,11 @@ fn main() -> ExitCode {
         Command::Schemathesis => schemathesis::run(),
         Command::DocsCheck => docs_check::run(),
         Command::Ci => ci::run(),
-        Command::Bench(args) => bench::run(args),
+        Command::Bench {
+            kind: Some(BenchKind::Replicas(args)),
+            ..
+        } => replicas::run(args),
+        Command::Bench { kind: None, args } => bench::run(args),
         Command::Soak { seconds } => soak(seconds),
     };
     match result {

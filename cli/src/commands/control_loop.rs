@@ -1,12 +1,21 @@
 //! Running the control loop against an API elsewhere: `hyperfleet
 //! sentinel` (polls the API, publishes reconcile events to RabbitMQ) and
 //! `hyperfleet adapter` (a reference adapter on its RabbitMQ queue).
+//!
+//! Any number of sentinels may run against one broker and API: they elect
+//! one (through an exclusive queue on RabbitMQ, see the SDK's
+//! `AmqpPublisher`), which publishes; the others stand by and take over
+//! within `--lease-timeout` when it goes. `--metrics-addr` serves what each
+//! process does, including whether a sentinel leads.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
 
+use hyperfleet_control_loop::metrics::{self, MetricsServer, Render};
 use hyperfleet_control_loop::reference_adapters::{SimulatedAdapter, Simulation, kinds_of};
 use hyperfleet_control_loop::sentinel::{self, Sentinel, SentinelConfig};
 use hyperfleet_sdk::Client;
@@ -78,6 +87,12 @@ pub struct BrokerArgs {
     /// the adapter consumes its own).
     #[arg(long, env = "HYPERFLEET_QUEUE_PREFIX", default_value = "hyperfleet")]
     queue_prefix: String,
+    /// Let RabbitMQ delete a queue after it has had no consumer for this
+    /// long (for temporary environments; every side must agree, since
+    /// RabbitMQ refuses a queue declared again with another value).
+    /// Default: never.
+    #[arg(long, env = "HYPERFLEET_QUEUE_EXPIRES", value_parser = seconds_or_duration)]
+    queue_expires: Option<Duration>,
 }
 
 impl BrokerArgs {
@@ -88,12 +103,23 @@ impl BrokerArgs {
             ca_pem,
             exchange: self.exchange.clone(),
             queue_prefix: self.queue_prefix.clone(),
-            queue_expires: None,
+            queue_expires: self.queue_expires,
+            heartbeat: None,
             adapters: adapters
                 .iter()
                 .map(|name| AdapterQueue::new(name, kinds_of(name)))
                 .collect(),
         }
+    }
+}
+
+/// A duration like `--poll-interval`'s, or a bare number of seconds (how
+/// the SDK's example adapter reads `HYPERFLEET_QUEUE_EXPIRES`, so one
+/// environment serves both).
+fn seconds_or_duration(text: &str) -> Result<Duration, String> {
+    match text.parse::<u64>() {
+        Ok(seconds) => Ok(Duration::from_secs(seconds)),
+        Err(_) => parse_duration(text),
     }
 }
 
@@ -142,6 +168,39 @@ pub struct SentinelArgs {
         default_value = "validation,dns,infrastructure"
     )]
     adapters: Vec<String>,
+    /// How soon a standby sentinel takes over from a leader that is gone.
+    /// A leader that dies closes its connection and is replaced within a
+    /// poll interval; one cut off from the broker is dropped by the broker
+    /// once it has not heard from it for two heartbeats, and the heartbeat
+    /// asked for is a third of this (at least 1 s), so a standby takes over
+    /// within two thirds of it plus a poll interval.
+    #[arg(long, env = "HYPERFLEET_LEASE_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
+    lease_timeout: Duration,
+    #[command(flatten)]
+    metrics: MetricsArgs,
+}
+
+#[derive(Args)]
+pub struct MetricsArgs {
+    /// Serve this process's counters (Prometheus text) at
+    /// http://ADDR/metrics, e.g. 127.0.0.1:9464 (port 0: any free port,
+    /// logged at start). Off by default.
+    #[arg(long, env = "HYPERFLEET_METRICS_ADDR")]
+    metrics_addr: Option<SocketAddr>,
+}
+
+impl MetricsArgs {
+    /// Start the listener, when asked for.
+    async fn serve(&self, render: Render) -> Result<Option<MetricsServer>> {
+        let Some(addr) = self.metrics_addr else {
+            return Ok(None);
+        };
+        let server = metrics::serve(addr, render)
+            .await
+            .with_context(|| format!("cannot listen on --metrics-addr {addr}"))?;
+        tracing::info!(url = %format!("http://{}/metrics", server.local_addr()), "metrics");
+        Ok(Some(server))
+    }
 }
 
 #[derive(Args)]
@@ -190,12 +249,20 @@ pub struct AdapterArgs {
         alias = "prefetch"
     )]
     concurrency: u16,
+    #[command(flatten)]
+    metrics: MetricsArgs,
 }
 
 pub async fn sentinel(args: SentinelArgs) -> Result<()> {
-    let topology = args.broker.topology(&args.adapters, args.api.ca_pem()?);
+    let mut topology = args.broker.topology(&args.adapters, args.api.ca_pem()?);
+    topology.heartbeat = Some((args.lease_timeout / 3).max(Duration::from_secs(1)));
     let connect = sentinel::rabbitmq(args.broker.broker.clone(), topology);
     let sentinel = Sentinel::new(args.api.client()?, connect, args.pacing.config());
+    let counters = sentinel.metrics();
+    let _metrics = args
+        .metrics
+        .serve(Arc::new(move || counters.prometheus()))
+        .await?;
     tracing::info!(api = %args.api.api_url, exchange = %args.broker.exchange, "sentinel running");
     sentinel.run(shutdown_signal()).await;
     Ok(())
@@ -207,6 +274,12 @@ pub async fn adapter(args: AdapterArgs) -> Result<()> {
     let runtime = AdapterRuntime::new(args.api.client()?, adapter)
         .retry_delay(args.simulation.retry_delay)
         .concurrency(args.concurrency);
+    let counters = runtime.metrics();
+    let name = args.name.clone();
+    let _metrics = args
+        .metrics
+        .serve(Arc::new(move || counters.prometheus(&name)))
+        .await?;
     // Its own queue only: the other adapters' kinds are theirs to declare.
     let topology = args.broker.topology(&[], args.api.ca_pem()?);
     tokio::select! {
