@@ -247,6 +247,7 @@ pub fn server_config(database_url: String) -> ServerConfig {
         aggregation: AggregationConfig::default(),
         auth: None,
         limits: hyperfleet_server::Limits::default(),
+        retention: hyperfleet_server::Retention::default(),
     }
 }
 

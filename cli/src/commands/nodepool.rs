@@ -360,13 +360,17 @@ async fn list_nodepools(
         return Ok((list, items));
     }
     let mut items = Vec::new();
+    // The first page's position: every change up to it is on some page.
+    let mut since = None;
     let mut page = 1;
     loop {
         let list = fetch(Some(page), Some(MAX_PAGE_SIZE)).await?;
         let done = list.items.is_empty() || (items.len() + list.items.len()) as u64 >= list.total;
+        let since = since.get_or_insert_with(|| list.resource_version.clone());
         items.extend(list.items);
         if done {
             let whole = types::NodePoolList {
+                resource_version: since.clone(),
                 items: items.clone(),
                 kind: list.kind,
                 page: 1,
