@@ -138,6 +138,11 @@ impl TestServer {
         format!("http://{}{path}", server.local_addr())
     }
 
+    /// The URL of the server's database, for a second server on it.
+    pub fn database_url(&self) -> &str {
+        &self._database.url
+    }
+
     /// A connection of the test's own to the server's database.
     pub async fn database(&self) -> sea_orm::DatabaseConnection {
         Database::connect(&self._database.url)
