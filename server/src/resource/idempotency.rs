@@ -113,8 +113,16 @@ pub async fn begin(
             .col_expr(Column::CreatedAt, Expr::value(now))
             .filter(Column::Scope.eq(scope))
             .filter(Column::Key.eq(key))
-            .filter(Column::CreatedAt.eq(row.created_at))
-            .filter(Column::State.eq(row.state.clone()))
+            // Still expired: no other request took it over in between.
+            .filter(
+                sea_orm::Condition::any()
+                    .add(Column::CreatedAt.lt(ago(now, KEY_LIFETIME)))
+                    .add(
+                        sea_orm::Condition::all()
+                            .add(Column::State.eq(IN_FLIGHT))
+                            .add(Column::CreatedAt.lt(ago(now, IN_FLIGHT_EXPIRY))),
+                    ),
+            )
             .exec(db)
             .await?;
         return if taken.rows_affected == 1 {
@@ -122,6 +130,10 @@ pub async fn begin(
         } else {
             Err(ServiceError::IdempotencyKeyInFlight)
         };
+    }
+    // Whatever the body, a key still in use waits for its first request.
+    if row.state == IN_FLIGHT {
+        return Err(ServiceError::IdempotencyKeyInFlight);
     }
     if row.request_hash != hash {
         return Err(ServiceError::IdempotencyKeyReused);
