@@ -11,6 +11,7 @@ use super::api::{self, Connection, Failure};
 use super::output::{self, Format};
 use super::poll::{self, WaitArgs, WatchArgs};
 use super::statuses;
+use hyperfleet_sdk::watch::{WatchObject, WatchOptions};
 
 /// `hyperfleet cluster`: its connection and output options, and the verb.
 #[derive(Args, Debug)]
@@ -267,10 +268,33 @@ pub async fn run(args: ClusterArgs) -> Result<(), Failure> {
                 size: None,
                 all: true,
             };
-            poll::watch(&watch.watch, || async {
-                Ok(list_clusters(&client, &watch.filters, &paging).await?.1)
-            })
-            .await
+            let (list, items) = list_clusters(&client, &watch.filters, &paging).await?;
+            let filters = &watch.filters;
+            let feed = poll::Feed {
+                since: list.resource_version,
+                options: WatchOptions {
+                    kinds: Some("Cluster".into()),
+                    labels: filters.selector.as_deref().map(api::selector),
+                    phase: filters.phase.clone(),
+                    name: filters.name.clone(),
+                    ..WatchOptions::default()
+                },
+                keep: Box::new(|c: &types::Cluster| {
+                    filters
+                        .provider
+                        .as_ref()
+                        .is_none_or(|p| *c.spec.provider == **p)
+                        && filters
+                            .region
+                            .as_ref()
+                            .is_none_or(|r| *c.spec.region == **r)
+                }),
+                pick: |object| match object {
+                    WatchObject::Cluster(cluster) => Some(cluster),
+                    WatchObject::NodePool(_) => None,
+                },
+            };
+            poll::watch(&watch.watch, &client, items, feed).await
         }
     }
 }

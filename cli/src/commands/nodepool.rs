@@ -12,6 +12,7 @@ use super::cluster::{DeleteHow, MAX_PAGE_SIZE, Paging, deleted};
 use super::output::{self, Format};
 use super::poll::{self, WaitArgs, WatchArgs};
 use super::statuses;
+use hyperfleet_sdk::watch::{WatchObject, WatchOptions};
 
 /// `hyperfleet nodepool`: its connection and output options, and the verb.
 #[derive(Args, Debug)]
@@ -283,10 +284,39 @@ pub async fn run(args: NodepoolArgs) -> Result<(), Failure> {
                 size: None,
                 all: true,
             };
-            poll::watch(&watch.watch, || async {
-                Ok(list_nodepools(&client, &watch.filters, &paging).await?.1)
-            })
-            .await
+            let (list, items) = list_nodepools(&client, &watch.filters, &paging).await?;
+            let filters = &watch.filters;
+            // The feed filters by name, not by cluster: its id, once.
+            let cluster_id = match &filters.cluster {
+                Some(cluster) => Some(
+                    client
+                        .cluster_view()
+                        .cluster(cluster)
+                        .send()
+                        .await?
+                        .into_inner()
+                        .id,
+                ),
+                None => None,
+            };
+            let feed = poll::Feed {
+                since: list.resource_version,
+                options: WatchOptions {
+                    kinds: Some("NodePool".into()),
+                    labels: filters.selector.as_deref().map(api::selector),
+                    phase: filters.phase.clone(),
+                    name: filters.name.clone(),
+                    ..WatchOptions::default()
+                },
+                keep: Box::new(move |p: &types::NodePool| {
+                    cluster_id.is_none_or(|id| p.cluster_id == id)
+                }),
+                pick: |object| match object {
+                    WatchObject::NodePool(pool) => Some(pool),
+                    WatchObject::Cluster(_) => None,
+                },
+            };
+            poll::watch(&watch.watch, &client, items, feed).await
         }
     }
 }
