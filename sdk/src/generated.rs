@@ -311,6 +311,8 @@ pub mod types {
         >,
         ///Unique name.
         pub name: ::std::string::String,
+        ///Changes on every change to the cluster (spec, labels, status, deletion): an opaque string, the position of that change in the change feed (`GET /api/hyperfleet/v1/events`). Also sent as the `ETag` header (quoted), and what `If-Match` compares against.
+        pub resource_version: ::std::string::String,
         ///The desired cluster.
         pub spec: ClusterSpec,
         ///Aggregated status from the adapters.
@@ -469,6 +471,8 @@ pub mod types {
         pub kind: ClusterListKind,
         ///This page's number, from 1.
         pub page: u32,
+        ///The change-feed position this list reflects: every change up to it is in the list. Watch from it (`GET /api/hyperfleet/v1/events?since=`) to follow what changes next without missing anything.
+        pub resource_version: ::std::string::String,
         ///The page size asked for.
         pub size: u32,
         ///How many clusters match, over all pages.
@@ -1608,6 +1612,308 @@ pub mod types {
             value.parse()
         }
     }
+    ///`EventWatchKinds`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct EventWatchKinds(::std::string::String);
+    impl ::std::ops::Deref for EventWatchKinds {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<EventWatchKinds> for ::std::string::String {
+        fn from(value: EventWatchKinds) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for EventWatchKinds {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new("^(Cluster|NodePool)(,(Cluster|NodePool))?$")
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^(Cluster|NodePool)(,(Cluster|NodePool))?$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventWatchKinds {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EventWatchKinds {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for EventWatchKinds {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`EventWatchLabels`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct EventWatchLabels(::std::string::String);
+    impl ::std::ops::Deref for EventWatchLabels {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<EventWatchLabels> for ::std::string::String {
+        fn from(value: EventWatchLabels) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for EventWatchLabels {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?(,([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?){0,63}$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?(,([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?){0,63}$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventWatchLabels {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EventWatchLabels {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for EventWatchLabels {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`EventWatchName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct EventWatchName(::std::string::String);
+    impl ::std::ops::Deref for EventWatchName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<EventWatchName> for ::std::string::String {
+        fn from(value: EventWatchName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for EventWatchName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[a-z0-9*-]{1,63}$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[a-z0-9*-]{1,63}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventWatchName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EventWatchName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for EventWatchName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`EventWatchPhase`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct EventWatchPhase(::std::string::String);
+    impl ::std::ops::Deref for EventWatchPhase {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<EventWatchPhase> for ::std::string::String {
+        fn from(value: EventWatchPhase) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for EventWatchPhase {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^(Pending|Not Ready|Ready|Terminating)(,(Pending|Not Ready|Ready|Terminating))*$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^(Pending|Not Ready|Ready|Terminating)(,(Pending|Not Ready|Ready|Terminating))*$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventWatchPhase {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EventWatchPhase {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for EventWatchPhase {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`EventWatchSince`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct EventWatchSince(::std::string::String);
+    impl ::std::ops::Deref for EventWatchSince {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<EventWatchSince> for ::std::string::String {
+        fn from(value: EventWatchSince) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for EventWatchSince {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[0-9]{1,18}$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[0-9]{1,18}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventWatchSince {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EventWatchSince {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for EventWatchSince {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///One offending field of a request.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct FieldError {
@@ -1654,6 +1960,8 @@ pub mod types {
         >,
         ///Name, unique within the cluster.
         pub name: ::std::string::String,
+        ///Changes on every change to the node pool (spec, labels, status, deletion): an opaque string, the position of that change in the change feed (`GET /api/hyperfleet/v1/events`). Also sent as the `ETag` header (quoted), and what `If-Match` compares against.
+        pub resource_version: ::std::string::String,
         ///The desired node pool.
         pub spec: NodePoolSpec,
         ///Aggregated status from the adapters.
@@ -1812,6 +2120,8 @@ pub mod types {
         pub kind: NodePoolListKind,
         ///This page's number, from 1.
         pub page: u32,
+        ///The change-feed position this list reflects: every change up to it is in the list. Watch from it (`GET /api/hyperfleet/v1/events?since=`) to follow what changes next without missing anything.
+        pub resource_version: ::std::string::String,
         ///The page size asked for.
         pub size: u32,
         ///How many node pools match, over all pages.
@@ -3328,6 +3638,10 @@ pub mod types {
                 ::std::string::String,
             >,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            resource_version: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
             spec: ::std::result::Result<super::ClusterSpec, ::std::string::String>,
             status: ::std::result::Result<super::ResourceStatus, ::std::string::String>,
             updated_at: ::std::result::Result<
@@ -3345,6 +3659,9 @@ pub mod types {
                     kind: Err("no value supplied for kind".to_string()),
                     labels: Err("no value supplied for labels".to_string()),
                     name: Err("no value supplied for name".to_string()),
+                    resource_version: Err(
+                        "no value supplied for resource_version".to_string(),
+                    ),
                     spec: Err("no value supplied for spec".to_string()),
                     status: Err("no value supplied for status".to_string()),
                     updated_at: Err("no value supplied for updated_at".to_string()),
@@ -3439,6 +3756,20 @@ pub mod types {
                     });
                 self
             }
+            pub fn resource_version<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.resource_version = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for resource_version: {e}"
+                        )
+                    });
+                self
+            }
             pub fn spec<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<super::ClusterSpec>,
@@ -3489,6 +3820,7 @@ pub mod types {
                     kind: value.kind?,
                     labels: value.labels?,
                     name: value.name?,
+                    resource_version: value.resource_version?,
                     spec: value.spec?,
                     status: value.status?,
                     updated_at: value.updated_at?,
@@ -3505,6 +3837,7 @@ pub mod types {
                     kind: Ok(value.kind),
                     labels: Ok(value.labels),
                     name: Ok(value.name),
+                    resource_version: Ok(value.resource_version),
                     spec: Ok(value.spec),
                     status: Ok(value.status),
                     updated_at: Ok(value.updated_at),
@@ -3608,6 +3941,10 @@ pub mod types {
             >,
             kind: ::std::result::Result<super::ClusterListKind, ::std::string::String>,
             page: ::std::result::Result<u32, ::std::string::String>,
+            resource_version: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
             size: ::std::result::Result<u32, ::std::string::String>,
             total: ::std::result::Result<u64, ::std::string::String>,
         }
@@ -3617,6 +3954,9 @@ pub mod types {
                     items: Err("no value supplied for items".to_string()),
                     kind: Err("no value supplied for kind".to_string()),
                     page: Err("no value supplied for page".to_string()),
+                    resource_version: Err(
+                        "no value supplied for resource_version".to_string(),
+                    ),
                     size: Err("no value supplied for size".to_string()),
                     total: Err("no value supplied for total".to_string()),
                 }
@@ -3659,6 +3999,20 @@ pub mod types {
                     });
                 self
             }
+            pub fn resource_version<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.resource_version = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for resource_version: {e}"
+                        )
+                    });
+                self
+            }
             pub fn size<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<u32>,
@@ -3693,6 +4047,7 @@ pub mod types {
                     items: value.items?,
                     kind: value.kind?,
                     page: value.page?,
+                    resource_version: value.resource_version?,
                     size: value.size?,
                     total: value.total?,
                 })
@@ -3704,6 +4059,7 @@ pub mod types {
                     items: Ok(value.items),
                     kind: Ok(value.kind),
                     page: Ok(value.page),
+                    resource_version: Ok(value.resource_version),
                     size: Ok(value.size),
                     total: Ok(value.total),
                 }
@@ -4378,6 +4734,10 @@ pub mod types {
                 ::std::string::String,
             >,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            resource_version: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
             spec: ::std::result::Result<super::NodePoolSpec, ::std::string::String>,
             status: ::std::result::Result<super::ResourceStatus, ::std::string::String>,
             updated_at: ::std::result::Result<
@@ -4396,6 +4756,9 @@ pub mod types {
                     kind: Err("no value supplied for kind".to_string()),
                     labels: Err("no value supplied for labels".to_string()),
                     name: Err("no value supplied for name".to_string()),
+                    resource_version: Err(
+                        "no value supplied for resource_version".to_string(),
+                    ),
                     spec: Err("no value supplied for spec".to_string()),
                     status: Err("no value supplied for status".to_string()),
                     updated_at: Err("no value supplied for updated_at".to_string()),
@@ -4502,6 +4865,20 @@ pub mod types {
                     });
                 self
             }
+            pub fn resource_version<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.resource_version = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for resource_version: {e}"
+                        )
+                    });
+                self
+            }
             pub fn spec<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<super::NodePoolSpec>,
@@ -4553,6 +4930,7 @@ pub mod types {
                     kind: value.kind?,
                     labels: value.labels?,
                     name: value.name?,
+                    resource_version: value.resource_version?,
                     spec: value.spec?,
                     status: value.status?,
                     updated_at: value.updated_at?,
@@ -4570,6 +4948,7 @@ pub mod types {
                     kind: Ok(value.kind),
                     labels: Ok(value.labels),
                     name: Ok(value.name),
+                    resource_version: Ok(value.resource_version),
                     spec: Ok(value.spec),
                     status: Ok(value.status),
                     updated_at: Ok(value.updated_at),
@@ -4674,6 +5053,10 @@ pub mod types {
             >,
             kind: ::std::result::Result<super::NodePoolListKind, ::std::string::String>,
             page: ::std::result::Result<u32, ::std::string::String>,
+            resource_version: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
             size: ::std::result::Result<u32, ::std::string::String>,
             total: ::std::result::Result<u64, ::std::string::String>,
         }
@@ -4683,6 +5066,9 @@ pub mod types {
                     items: Err("no value supplied for items".to_string()),
                     kind: Err("no value supplied for kind".to_string()),
                     page: Err("no value supplied for page".to_string()),
+                    resource_version: Err(
+                        "no value supplied for resource_version".to_string(),
+                    ),
                     size: Err("no value supplied for size".to_string()),
                     total: Err("no value supplied for total".to_string()),
                 }
@@ -4725,6 +5111,20 @@ pub mod types {
                     });
                 self
             }
+            pub fn resource_version<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.resource_version = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for resource_version: {e}"
+                        )
+                    });
+                self
+            }
             pub fn size<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<u32>,
@@ -4759,6 +5159,7 @@ pub mod types {
                     items: value.items?,
                     kind: value.kind?,
                     page: value.page?,
+                    resource_version: value.resource_version?,
                     size: value.size?,
                     total: value.total?,
                 })
@@ -4770,6 +5171,7 @@ pub mod types {
                     items: Ok(value.items),
                     kind: Ok(value.kind),
                     page: Ok(value.page),
+                    resource_version: Ok(value.resource_version),
                     size: Ok(value.size),
                     total: Ok(value.total),
                 }
@@ -5355,12 +5757,18 @@ The cluster starts in phase `Pending` at generation 1; adapters then report on i
 
 With authentication on, the `team` label names the team that owns the cluster: when it is absent it is set to the caller's team (a caller in several teams must name one), and a member may only name a team it belongs to.
 
-Errors: 400 `ValidationFailed` (every offending field in `details`; also a missing `team` label from a caller in several teams), 400 `BadRequest` (unreadable body), 401 `Unauthenticated`, 403 `PermissionDenied` (an adapter token, or a team the caller is not in), 409 `ClusterAlreadyExists`, 413 `PayloadTooLarge`, 503 `Unavailable`.
+Errors: 400 `ValidationFailed` (every offending field in `details`; also a missing `team` label from a caller in several teams), 400 `BadRequest` (unreadable body), 401 `Unauthenticated`, 403 `PermissionDenied` (an adapter token, or a team the caller is not in), 409 `ClusterAlreadyExists`, 413 `PayloadTooLarge`, 503 `Unavailable`. With `Idempotency-Key`: 409 `IdempotencyKeyInFlight`, 422 `IdempotencyKeyReused` (docs/watch.md).
+
+The answer carries the cluster's `resource_version` as `ETag`; a create sent again with the same `Idempotency-Key` and body gets the first answer back, with `Idempotent-Replayed: true`.
 
 Sends a `POST` request to `/api/hyperfleet/v1/clusters`
 
+Arguments:
+- `idempotency_key`: Makes a retried create safe: 1-255 visible ASCII characters chosen by the client, new for each resource it means to create. A repeat with the same key and the same body within 24 hours answers as the first request did (same status and body, plus `Idempotent-Replayed: true`) and creates nothing; the same key with another body is 422 `IdempotencyKeyReused`; a repeat while the first is still being answered is 409 `IdempotencyKeyInFlight`. With authentication on, keys are per caller.
+- `body`
 ```ignore
 let response = client.cluster_create()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -5369,6 +5777,8 @@ let response = client.cluster_create()
         builder::ClusterCreate::new(self)
     }
     /**Get one cluster by id or by name
+
+The answer carries the cluster's `resource_version` as `ETag`.
 
 Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster), 404 `ClusterNotFound`, 503 `Unavailable`.
 
@@ -5391,15 +5801,19 @@ The cluster and its node pools become `Terminating` (generation + 1) and adapter
 
 Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster, or an adapter token), 404 `ClusterNotFound`, 409 `ResourceNotTerminating` (force on a cluster that is not being deleted), 503 `Unavailable`.
 
+With `If-Match`, the change happens only if the cluster's `resource_version` is still the one given; otherwise the answer is 412 `PreconditionFailed` (its message names the current version) and nothing changes. The answer carries the new `resource_version` as `ETag`.
+
 Sends a `DELETE` request to `/api/hyperfleet/v1/clusters/{cluster}`
 
 Arguments:
 - `cluster`: The cluster's id (a hyphenated UUID) or its name.
 - `force`: Remove a resource that is already `Terminating` at once, with its node pools and statuses, without waiting for adapters to finalize. On any other resource: 409 `ResourceNotTerminating`.
+- `if_match`: Change the resource only if its current `resource_version` is this one: the `ETag` of an earlier answer, quoted (`"42"`), a comma-separated list of them, or `*` (any version). Otherwise the answer is 412 `PreconditionFailed`, whose message names the current version, and nothing changes. Without the header the change is unconditional.
 ```ignore
 let response = client.cluster_delete()
     .cluster(cluster)
     .force(force)
+    .if_match(if_match)
     .send()
     .await;
 ```*/
@@ -5412,14 +5826,18 @@ Spec fields left out keep their value; a label set to `null` is removed. A real 
 
 Errors: 400 `ValidationFailed` (including a `name` or unknown field), 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster, an adapter token, or a `team` label the caller may not set or remove), 404 `ClusterNotFound`, 409 `ResourceTerminating`, 503 `Unavailable`.
 
+With `If-Match`, the change happens only if the cluster's `resource_version` is still the one given; otherwise the answer is 412 `PreconditionFailed` (its message names the current version) and nothing changes. The answer carries the new `resource_version` as `ETag`.
+
 Sends a `PATCH` request to `/api/hyperfleet/v1/clusters/{cluster}`
 
 Arguments:
 - `cluster`: The cluster's id (a hyphenated UUID) or its name.
+- `if_match`: Change the resource only if its current `resource_version` is this one: the `ETag` of an earlier answer, quoted (`"42"`), a comma-separated list of them, or `*` (any version). Otherwise the answer is 412 `PreconditionFailed`, whose message names the current version, and nothing changes. Without the header the change is unconditional.
 - `body`
 ```ignore
 let response = client.cluster_update()
     .cluster(cluster)
+    .if_match(if_match)
     .body(body)
     .send()
     .await;
@@ -5464,16 +5882,18 @@ let response = client.nodepool_list()
 
 The node pool starts in phase `Pending` at generation 1. The name must be unique within the cluster.
 
-Errors: 400 `ValidationFailed`, 400 `BadRequest`, 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster, or an adapter token), 404 `ClusterNotFound`, 409 `NodePoolAlreadyExists`, 413 `PayloadTooLarge`, 503 `Unavailable`.
+Errors: 400 `ValidationFailed`, 400 `BadRequest`, 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster, or an adapter token), 404 `ClusterNotFound`, 409 `NodePoolAlreadyExists`, 413 `PayloadTooLarge`, 503 `Unavailable`. With `Idempotency-Key`: 409 `IdempotencyKeyInFlight`, 422 `IdempotencyKeyReused`, as for clusters; the answer carries the `ETag`.
 
 Sends a `POST` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools`
 
 Arguments:
 - `cluster`: The cluster's id (a hyphenated UUID) or its name.
+- `idempotency_key`: Makes a retried create safe: 1-255 visible ASCII characters chosen by the client, new for each resource it means to create. A repeat with the same key and the same body within 24 hours answers as the first request did (same status and body, plus `Idempotent-Replayed: true`) and creates nothing; the same key with another body is 422 `IdempotencyKeyReused`; a repeat while the first is still being answered is 409 `IdempotencyKeyInFlight`. With authentication on, keys are per caller.
 - `body`
 ```ignore
 let response = client.nodepool_create()
     .cluster(cluster)
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -5506,17 +5926,21 @@ deleted and has finalized, removing the last node pool removes the cluster too.
 
 Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster, or an adapter token), 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 409 `ResourceNotTerminating`, 503 `Unavailable`.
 
+With `If-Match`, the change happens only if the node pool's `resource_version` is still the one given; otherwise the answer is 412 `PreconditionFailed` (its message names the current version) and nothing changes. The answer carries the new `resource_version` as `ETag`.
+
 Sends a `DELETE` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}`
 
 Arguments:
 - `cluster`: The cluster's id (a hyphenated UUID) or its name.
 - `nodepool`: The node pool's id (a hyphenated UUID) or its name (names are unique within a cluster).
 - `force`: Remove a resource that is already `Terminating` at once, with its node pools and statuses, without waiting for adapters to finalize. On any other resource: 409 `ResourceNotTerminating`.
+- `if_match`: Change the resource only if its current `resource_version` is this one: the `ETag` of an earlier answer, quoted (`"42"`), a comma-separated list of them, or `*` (any version). Otherwise the answer is 412 `PreconditionFailed`, whose message names the current version, and nothing changes. Without the header the change is unconditional.
 ```ignore
 let response = client.nodepool_delete()
     .cluster(cluster)
     .nodepool(nodepool)
     .force(force)
+    .if_match(if_match)
     .send()
     .await;
 ```*/
@@ -5527,16 +5951,20 @@ let response = client.nodepool_delete()
 
 Errors: 400 `ValidationFailed`, 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster, or an adapter token), 404 `ClusterNotFound`, 404 `NodePoolNotFound`, 409 `ResourceTerminating`, 503 `Unavailable`.
 
+With `If-Match`, the change happens only if the node pool's `resource_version` is still the one given; otherwise the answer is 412 `PreconditionFailed` (its message names the current version) and nothing changes. The answer carries the new `resource_version` as `ETag`.
+
 Sends a `PATCH` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}`
 
 Arguments:
 - `cluster`: The cluster's id (a hyphenated UUID) or its name.
 - `nodepool`: The node pool's id (a hyphenated UUID) or its name (names are unique within a cluster).
+- `if_match`: Change the resource only if its current `resource_version` is this one: the `ETag` of an earlier answer, quoted (`"42"`), a comma-separated list of them, or `*` (any version). Otherwise the answer is 412 `PreconditionFailed`, whose message names the current version, and nothing changes. Without the header the change is unconditional.
 - `body`
 ```ignore
 let response = client.nodepool_update()
     .cluster(cluster)
     .nodepool(nodepool)
+    .if_match(if_match)
     .body(body)
     .send()
     .await;
@@ -5627,6 +6055,41 @@ let response = client.cluster_status_report()
 ```*/
     pub fn cluster_status_report(&self) -> builder::ClusterStatusReport<'_> {
         builder::ClusterStatusReport::new(self)
+    }
+    /**Watch changes to clusters and node pools, as Server-Sent Events
+
+The answer is a `text/event-stream` that stays open. One event per change, in order: `id:` the change's position (the resource's new `resource_version`), `event:` `ADDED`, `MODIFIED` or `DELETED` (at the hard delete; going `Terminating` is a `MODIFIED`), `data:` one line of JSON, `{"kind": "Cluster" | "NodePool", "object": <the resource as GET returned it after the change>}`. A comment line (`: keep-alive`) every 15 s keeps idle streams open.
+
+`since` (or the `Last-Event-ID` header) resumes right after that position with no gap and no repeat; without it the stream starts at the present. The way to follow a set of resources without missing a change: list them, then watch `since` the list's `resource_version`. `kinds`, `labels`, `phase` and `name` narrow the events to resources that match after the change. With authentication on, a member sees only its teams' clusters and their node pools.
+
+The stream ends after `timeout_seconds` (default 300); reconnect with `since` the last `id` received. The feed keeps at least the last hour and at least the last 100 000 changes; an older `since` is 410 `ResourceVersionTooOld` (list again), and a stream that falls that far behind is closed (its reconnection then gets the 410).
+
+Errors: 400 `BadRequest` (a bad, unknown or repeated query parameter, named in `details`), 401 `Unauthenticated`, 410 `ResourceVersionTooOld`, 503 `Unavailable`.
+
+Sends a `GET` request to `/api/hyperfleet/v1/events`
+
+Arguments:
+- `kinds`: Only these kinds: `Cluster`, `NodePool`, or both comma-separated (default both).
+- `labels`: Label selector, as for lists: only resources whose labels (after the change) match.
+- `name`: Exact name, or a glob when it contains `*`.
+- `phase`: One phase or a comma-separated set, as for lists: only resources in one of them after the change.
+- `since`: Resume right after this position (a `resource_version`: of a list, of a resource, or the `id` of the last event received), with no gap and no repeat. Without it the stream starts at the present. A position older than the retained log is 410 `ResourceVersionTooOld`: list again and watch from the list's `resource_version`.
+- `timeout_seconds`: Close the stream after this many seconds, 1 to 3600 (default 300); reconnect with `since` to go on.
+- `last_event_id`: The `id` of the last event received; what a browser's `EventSource` sends when it reconnects. The same as `since`, which wins when both are given.
+```ignore
+let response = client.event_watch()
+    .kinds(kinds)
+    .labels(labels)
+    .name(name)
+    .phase(phase)
+    .since(since)
+    .timeout_seconds(timeout_seconds)
+    .last_event_id(last_event_id)
+    .send()
+    .await;
+```*/
+    pub fn event_watch(&self) -> builder::EventWatch<'_> {
+        builder::EventWatch::new(self)
     }
     /**List the node pools of every cluster, oldest first, optionally filtered
 
@@ -5910,14 +6373,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ClusterCreate<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::ClusterCreateRequest, String>,
     }
     impl<'a> ClusterCreate<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -5949,14 +6427,15 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Cluster>, Error<types::Error>> {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::ClusterCreateRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/hyperfleet/v1/clusters", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5964,6 +6443,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6092,6 +6574,7 @@ pub mod builder {
         client: &'a super::Client,
         cluster: Result<::std::string::String, String>,
         force: Result<Option<bool>, String>,
+        if_match: Result<Option<::std::string::String>, String>,
     }
     impl<'a> ClusterDelete<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -6099,6 +6582,7 @@ pub mod builder {
                 client: client,
                 cluster: Err("cluster was not initialized".to_string()),
                 force: Ok(None),
+                if_match: Ok(None),
             }
         }
         pub fn cluster<V>(mut self, value: V) -> Self
@@ -6123,18 +6607,32 @@ pub mod builder {
                 .map_err(|_| "conversion to `bool` for force failed".to_string());
             self
         }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `DELETE` request to `/api/hyperfleet/v1/clusters/{cluster}`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Cluster>, Error<types::Error>> {
-            let Self { client, cluster, force } = self;
+            let Self { client, cluster, force, if_match } = self;
             let cluster = cluster.map_err(Error::InvalidRequest)?;
             let force = force.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/api/hyperfleet/v1/clusters/{}", client.baseurl, encode_path(& cluster
                 .to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6142,6 +6640,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6187,6 +6688,7 @@ pub mod builder {
     pub struct ClusterUpdate<'a> {
         client: &'a super::Client,
         cluster: Result<::std::string::String, String>,
+        if_match: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::ClusterPatch, String>,
     }
     impl<'a> ClusterUpdate<'a> {
@@ -6194,6 +6696,7 @@ pub mod builder {
             Self {
                 client: client,
                 cluster: Err("cluster was not initialized".to_string()),
+                if_match: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -6205,6 +6708,19 @@ pub mod builder {
                 .try_into()
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for cluster failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_match failed"
                         .to_string()
                 });
             self
@@ -6235,8 +6751,9 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Cluster>, Error<types::Error>> {
-            let Self { client, cluster, body } = self;
+            let Self { client, cluster, if_match, body } = self;
             let cluster = cluster.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::ClusterPatch::try_from(v).map_err(|e| e.to_string())
@@ -6246,7 +6763,7 @@ pub mod builder {
                 "{}/api/hyperfleet/v1/clusters/{}", client.baseurl, encode_path(& cluster
                 .to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6254,6 +6771,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6480,6 +7000,7 @@ pub mod builder {
     pub struct NodepoolCreate<'a> {
         client: &'a super::Client,
         cluster: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::NodePoolCreateRequest, String>,
     }
     impl<'a> NodepoolCreate<'a> {
@@ -6487,6 +7008,7 @@ pub mod builder {
             Self {
                 client: client,
                 cluster: Err("cluster was not initialized".to_string()),
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -6498,6 +7020,19 @@ pub mod builder {
                 .try_into()
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for cluster failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for idempotency_key failed"
                         .to_string()
                 });
             self
@@ -6532,8 +7067,9 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::NodePool>, Error<types::Error>> {
-            let Self { client, cluster, body } = self;
+            let Self { client, cluster, idempotency_key, body } = self;
             let cluster = cluster.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::NodePoolCreateRequest::try_from(v).map_err(|e| e.to_string())
@@ -6543,7 +7079,7 @@ pub mod builder {
                 "{}/api/hyperfleet/v1/clusters/{}/nodepools", client.baseurl,
                 encode_path(& cluster.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6551,6 +7087,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6695,6 +7234,7 @@ pub mod builder {
         cluster: Result<::std::string::String, String>,
         nodepool: Result<::std::string::String, String>,
         force: Result<Option<bool>, String>,
+        if_match: Result<Option<::std::string::String>, String>,
     }
     impl<'a> NodepoolDelete<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -6703,6 +7243,7 @@ pub mod builder {
                 cluster: Err("cluster was not initialized".to_string()),
                 nodepool: Err("nodepool was not initialized".to_string()),
                 force: Ok(None),
+                if_match: Ok(None),
             }
         }
         pub fn cluster<V>(mut self, value: V) -> Self
@@ -6739,19 +7280,33 @@ pub mod builder {
                 .map_err(|_| "conversion to `bool` for force failed".to_string());
             self
         }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `DELETE` request to `/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::NodePool>, Error<types::Error>> {
-            let Self { client, cluster, nodepool, force } = self;
+            let Self { client, cluster, nodepool, force, if_match } = self;
             let cluster = cluster.map_err(Error::InvalidRequest)?;
             let nodepool = nodepool.map_err(Error::InvalidRequest)?;
             let force = force.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/api/hyperfleet/v1/clusters/{}/nodepools/{}", client.baseurl,
                 encode_path(& cluster.to_string()), encode_path(& nodepool.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6759,6 +7314,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6805,6 +7363,7 @@ pub mod builder {
         client: &'a super::Client,
         cluster: Result<::std::string::String, String>,
         nodepool: Result<::std::string::String, String>,
+        if_match: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::NodePoolPatch, String>,
     }
     impl<'a> NodepoolUpdate<'a> {
@@ -6813,6 +7372,7 @@ pub mod builder {
                 client: client,
                 cluster: Err("cluster was not initialized".to_string()),
                 nodepool: Err("nodepool was not initialized".to_string()),
+                if_match: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -6836,6 +7396,19 @@ pub mod builder {
                 .try_into()
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for nodepool failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_match failed"
                         .to_string()
                 });
             self
@@ -6866,9 +7439,10 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::NodePool>, Error<types::Error>> {
-            let Self { client, cluster, nodepool, body } = self;
+            let Self { client, cluster, nodepool, if_match, body } = self;
             let cluster = cluster.map_err(Error::InvalidRequest)?;
             let nodepool = nodepool.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::NodePoolPatch::try_from(v).map_err(|e| e.to_string())
@@ -6878,7 +7452,7 @@ pub mod builder {
                 "{}/api/hyperfleet/v1/clusters/{}/nodepools/{}", client.baseurl,
                 encode_path(& cluster.to_string()), encode_path(& nodepool.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6886,6 +7460,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7328,6 +7905,196 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::event_watch`]
+
+[`Client::event_watch`]: super::Client::event_watch*/
+    #[derive(Debug, Clone)]
+    pub struct EventWatch<'a> {
+        client: &'a super::Client,
+        kinds: Result<Option<types::EventWatchKinds>, String>,
+        labels: Result<Option<types::EventWatchLabels>, String>,
+        name: Result<Option<types::EventWatchName>, String>,
+        phase: Result<Option<types::EventWatchPhase>, String>,
+        since: Result<Option<types::EventWatchSince>, String>,
+        timeout_seconds: Result<Option<::std::num::NonZeroU32>, String>,
+        last_event_id: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> EventWatch<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                kinds: Ok(None),
+                labels: Ok(None),
+                name: Ok(None),
+                phase: Ok(None),
+                since: Ok(None),
+                timeout_seconds: Ok(None),
+                last_event_id: Ok(None),
+            }
+        }
+        pub fn kinds<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::EventWatchKinds>,
+        {
+            self.kinds = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `EventWatchKinds` for kinds failed".to_string()
+                });
+            self
+        }
+        pub fn labels<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::EventWatchLabels>,
+        {
+            self.labels = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `EventWatchLabels` for labels failed".to_string()
+                });
+            self
+        }
+        pub fn name<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::EventWatchName>,
+        {
+            self.name = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `EventWatchName` for name failed".to_string()
+                });
+            self
+        }
+        pub fn phase<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::EventWatchPhase>,
+        {
+            self.phase = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `EventWatchPhase` for phase failed".to_string()
+                });
+            self
+        }
+        pub fn since<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::EventWatchSince>,
+        {
+            self.since = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `EventWatchSince` for since failed".to_string()
+                });
+            self
+        }
+        pub fn timeout_seconds<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.timeout_seconds = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for timeout_seconds failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn last_event_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.last_event_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for last_event_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/api/hyperfleet/v1/events`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
+            let Self {
+                client,
+                kinds,
+                labels,
+                name,
+                phase,
+                since,
+                timeout_seconds,
+                last_event_id,
+            } = self;
+            let kinds = kinds.map_err(Error::InvalidRequest)?;
+            let labels = labels.map_err(Error::InvalidRequest)?;
+            let name = name.map_err(Error::InvalidRequest)?;
+            let phase = phase.map_err(Error::InvalidRequest)?;
+            let since = since.map_err(Error::InvalidRequest)?;
+            let timeout_seconds = timeout_seconds.map_err(Error::InvalidRequest)?;
+            let last_event_id = last_event_id.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/hyperfleet/v1/events", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = last_event_id {
+                header_map.append("Last-Event-ID", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .query(&progenitor_client::QueryParam::new("kinds", &kinds))
+                .query(&progenitor_client::QueryParam::new("labels", &labels))
+                .query(&progenitor_client::QueryParam::new("name", &name))
+                .query(&progenitor_client::QueryParam::new("phase", &phase))
+                .query(&progenitor_client::QueryParam::new("since", &since))
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "timeout_seconds",
+                        &timeout_seconds,
+                    ),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "event_watch",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
                 400u16..=499u16 => {
                     Err(
                         Error::ErrorResponse(

@@ -140,6 +140,7 @@ pub mod adapter;
 pub mod amqp;
 pub mod bus;
 pub mod events;
+pub mod watch;
 
 // Formatted by prettyplease at generation; rustfmt would make `sdk check` fail.
 #[rustfmt::skip]

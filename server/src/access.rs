@@ -86,6 +86,15 @@ impl Caller {
         }
     }
 
+    /// Whose `Idempotency-Key`s a create's key is among: the token's
+    /// subject, or everyone's when authentication is off.
+    pub fn idempotency_scope(&self) -> String {
+        match self {
+            Caller::Anyone => String::new(),
+            Caller::Principal(p) => p.subject.clone(),
+        }
+    }
+
     /// Which clusters lists show this caller.
     pub fn scope(&self) -> Scope<'_> {
         match self {

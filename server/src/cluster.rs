@@ -2,8 +2,8 @@
 //! A cluster belongs to the team its `team` label names.
 
 use hyperfleet_api::{
-    BASE_PATH, Cluster, ClusterCreateRequest, ClusterKind, ClusterList, ClusterListKind,
-    ClusterListParams, ClusterPatch, ClusterSpec, Labels, check_cluster_list, validation,
+    Cluster, ClusterCreateRequest, ClusterList, ClusterListKind, ClusterListParams, ClusterPatch,
+    ClusterSpec, IfMatch, Labels, check_cluster_list, check_idempotency_key, validation,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, SqlErr, TransactionTrait,
@@ -18,26 +18,54 @@ use crate::db::filter;
 use crate::db::tables::{CLUSTER_LABELS, CLUSTERS};
 use crate::db::write_transaction;
 use crate::error::ServiceError;
+use crate::resource::feed::{self, Event};
+use crate::resource::idempotency::{self, Claim, Created, Keyed};
 use crate::resource::reference::{Lookup, lookup};
 use crate::resource::row::{self, Kind, Row, labels_to_text, now};
+use crate::resource::wire::{self, Wire};
 use crate::resource::{deletion, labels, page, settle, update};
 
+/// Create a cluster; with an `Idempotency-Key`, at most once per key (see
+/// [`idempotency::once`]).
 pub async fn create(
     ctx: &ServerContext,
     caller: &Caller,
-    mut request: ClusterCreateRequest,
-) -> Result<Cluster, ServiceError> {
+    key: Option<String>,
+    request: ClusterCreateRequest,
+) -> Result<Created<Cluster>, ServiceError> {
     caller.check_write()?;
     // Value rules before the team rules, as a PATCH checks them
     // (`update::apply`), so a malformed team label is 400 on both and only a
     // well-formed team the caller is not in is 403.
     validation::check_cluster_create(&request)?;
+    let keyed = match key {
+        Some(key) => {
+            check_idempotency_key(&key)?;
+            let body = serde_json::to_string(&request)
+                .map_err(|e| ServiceError::Response(e.to_string()))?;
+            Some(Keyed {
+                scope: caller.idempotency_scope(),
+                hash: idempotency::request_hash(&["cluster_create", &body]),
+                key,
+            })
+        }
+        None => None,
+    };
+    idempotency::once(&ctx.db, keyed, |claim| insert(ctx, caller, request, claim)).await
+}
+
+async fn insert(
+    ctx: &ServerContext,
+    caller: &Caller,
+    mut request: ClusterCreateRequest,
+    claim: Option<Claim>,
+) -> Result<Cluster, ServiceError> {
     caller.assign_team(&mut request.labels)?;
     // Again: a team filled in by default may be one label too many.
     validation::check_cluster_create(&request)?;
     let now = now();
     let (phase, message, conditions) = settle::initial(ctx, Kind::Cluster, now);
-    let row = cluster::Model {
+    let mut row = cluster::Model {
         id: Uuid::new_v4(),
         name: request.name.clone(),
         generation: 1,
@@ -51,6 +79,7 @@ pub async fn create(
         conditions: row::resource_conditions_to_text(&conditions)?,
         created_at: now,
         updated_at: now,
+        resource_version: 0,
     };
 
     let txn = ctx.db.begin_with_options(write_transaction()).await?;
@@ -67,8 +96,15 @@ pub async fn create(
     }
     labels::insert::<cluster::Model>(&txn, row.id, &request.labels).await?;
     settle::index_conditions(&txn, row.id, &conditions).await?;
+    feed::record(&txn, &mut row, Event::Added, now).await?;
+    let wire = row.to_wire()?;
+    if let Some(claim) = &claim {
+        let body =
+            serde_json::to_string(&wire).map_err(|e| ServiceError::Response(e.to_string()))?;
+        idempotency::complete(&txn, claim, 201, &body).await?;
+    }
     txn.commit().await?;
-    to_wire(row)
+    Ok(wire)
 }
 
 /// Find a cluster by id or name, if `caller` may see it. A hard-deleted
@@ -112,7 +148,7 @@ pub async fn view(
     caller: &Caller,
     segment: &str,
 ) -> Result<Cluster, ServiceError> {
-    to_wire(find(&ctx.db, caller, segment).await?)
+    find(&ctx.db, caller, segment).await?.to_wire()
 }
 
 /// One page of the clusters matching `params` that `caller` may see, and
@@ -151,26 +187,32 @@ pub async fn list(
         }
         cluster::Entity::find().filter(condition)
     });
-    let (rows, total) = page::fetch(ctx, matching, query.page).await?;
+    // Read before the list, so every change up to it is in the list.
+    let position = feed::head(&ctx.db).await?;
+    let (rows, total) = page::fetch::<cluster::Model>(ctx, matching, query.page).await?;
     Ok(ClusterList {
         kind: ClusterListKind::ClusterList,
-        items: rows.into_iter().map(to_wire).collect::<Result<_, _>>()?,
+        items: rows.iter().map(Wire::to_wire).collect::<Result<_, _>>()?,
         total,
         page: query.page.page,
         size: query.page.size,
+        resource_version: position.to_string(),
     })
 }
 
-/// Apply a merge patch (see [`update::apply`]).
+/// Apply a merge patch (see [`update::apply`]), if the cluster is still at
+/// a version `if_match` names.
 pub async fn update(
     ctx: &ServerContext,
     caller: &Caller,
     segment: &str,
+    if_match: Option<IfMatch>,
     patch: ClusterPatch,
 ) -> Result<Cluster, ServiceError> {
     caller.check_write()?;
     let txn = ctx.db.begin_with_options(write_transaction()).await?;
     let mut row = find_locked(&txn, caller, segment).await?;
+    feed::check_if_match(&row, if_match.as_ref())?;
     let spec_patch = patch.spec.unwrap_or_default();
     let spec = ClusterSpec {
         provider: spec_patch.provider.unwrap_or_else(|| row.provider.clone()),
@@ -182,20 +224,23 @@ pub async fn update(
     })
     .await?;
     txn.commit().await?;
-    to_wire(row)
+    row.to_wire()
 }
 
 /// Start deleting a cluster and its node pools (or, with `force`, remove a
-/// Terminating cluster at once).
+/// Terminating cluster at once), if it is still at a version `if_match`
+/// names.
 pub async fn delete(
     ctx: &ServerContext,
     caller: &Caller,
     segment: &str,
     force: bool,
+    if_match: Option<IfMatch>,
 ) -> Result<Cluster, ServiceError> {
     caller.check_write()?;
     let txn = ctx.db.begin_with_options(write_transaction()).await?;
     let mut row = find_locked(&txn, caller, segment).await?;
+    feed::check_if_match(&row, if_match.as_ref())?;
     if !force && !row.is_terminating() {
         // Node pools first: with nothing to wait for they go at once, and
         // the cluster can only go once they have.
@@ -213,11 +258,11 @@ pub async fn delete(
     }
     deletion::delete(ctx, &txn, &mut row, force).await?;
     txn.commit().await?;
-    to_wire(row)
+    row.to_wire()
 }
 
 pub fn href(id: Uuid) -> String {
-    format!("{BASE_PATH}/clusters/{id}")
+    wire::cluster_href(id)
 }
 
 impl update::Spec<cluster::Model> for ClusterSpec {
@@ -244,19 +289,4 @@ impl update::Spec<cluster::Model> for ClusterSpec {
         row.node_count = self.node_count;
         columns
     }
-}
-
-fn to_wire(row: cluster::Model) -> Result<Cluster, ServiceError> {
-    Ok(Cluster {
-        kind: ClusterKind::Cluster,
-        id: row.id,
-        href: href(row.id),
-        labels: row.labels()?,
-        status: row::status(&row)?,
-        spec: update::Spec::of(&row),
-        name: row.name,
-        generation: row.generation,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    })
 }

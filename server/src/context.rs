@@ -28,4 +28,7 @@ pub struct ServerContext {
     /// The longest a statement may run (`serve --statement-timeout`); also
     /// the longest a list waits for a permit.
     pub statement_timeout: Duration,
+    /// The change feed's newest position, as last read
+    /// (`events::follow_head`); watch streams wait on it.
+    pub feed_head: tokio::sync::watch::Receiver<i64>,
 }

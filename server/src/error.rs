@@ -72,6 +72,33 @@ pub enum ServiceError {
         adapter: String,
         limit: usize,
     },
+    /// `If-Match` named a version the resource no longer has.
+    #[error(
+        "{kind} {name} is at resource_version {current}, not the one If-Match names; read it \
+         again and retry"
+    )]
+    PreconditionFailed {
+        kind: &'static str,
+        name: String,
+        current: i64,
+    },
+    /// A create with this `Idempotency-Key` is still being answered.
+    #[error(
+        "a request with this Idempotency-Key is still in flight; retry once it has been answered"
+    )]
+    IdempotencyKeyInFlight,
+    /// The `Idempotency-Key` was first used with another request.
+    #[error(
+        "this Idempotency-Key was used with another request (a different body or path); use a \
+         new key for a new request"
+    )]
+    IdempotencyKeyReused,
+    /// A watch asked for a position the change feed no longer holds.
+    #[error(
+        "resource_version {since} is older than the change feed keeps (or not one of this \
+         feed's); list again and watch from the list's resource_version"
+    )]
+    ResourceVersionTooOld { since: i64 },
     /// A statement ran past the statement timeout (`serve
     /// --statement-timeout`) and was stopped; the connection went back to
     /// the pool usable.
@@ -145,6 +172,10 @@ impl ServiceError {
             Self::NotTerminating { .. } => ErrorCode::ResourceNotTerminating,
             Self::GenerationAhead { .. } => ErrorCode::GenerationConflict,
             Self::StaleStatus { .. } => ErrorCode::StaleStatus,
+            Self::PreconditionFailed { .. } => ErrorCode::PreconditionFailed,
+            Self::IdempotencyKeyInFlight => ErrorCode::IdempotencyKeyInFlight,
+            Self::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
+            Self::ResourceVersionTooOld { .. } => ErrorCode::ResourceVersionTooOld,
             Self::DatabaseUnreachable | Self::QueryTimeout | Self::Busy => ErrorCode::Unavailable,
             Self::Database(error) if is_unavailable(error) => {
                 tracing::warn!(request_id, %error, "database unavailable");

@@ -2,21 +2,26 @@
 //! the request, calls the resource module, and converts the result. No SQL
 //! here.
 
-use dropshot::{HttpResponseAccepted, HttpResponseCreated, HttpResponseOk, RequestContext};
+use dropshot::{
+    HttpCodedResponse, HttpResponseAccepted, HttpResponseCreated, HttpResponseHeaders,
+    HttpResponseOk, RequestContext,
+};
 use hyperfleet_api::{
     AdapterStatus, AdapterStatusList, AdapterStatusReport, Cluster, ClusterCreateRequest,
-    ClusterList, ClusterListParams, ClusterPatch, ClusterPath, DeleteParams, Error, Guarded,
-    Health, HyperfleetApi, JsonBody, NodePool, NodePoolCreateRequest, NodePoolList,
+    ClusterList, ClusterListParams, ClusterPatch, ClusterPath, CreateHeaders, CreatedHeaders,
+    DeleteParams, Error, EventWatchHeaders, EventWatchParams, Guarded, HeaderParams, Health,
+    HyperfleetApi, IfMatch, JsonBody, NodePool, NodePoolCreateRequest, NodePoolList,
     NodePoolListAllParams, NodePoolListParams, NodePoolPatch, NodePoolPath, PathParams,
-    QueryParams,
+    PreconditionHeaders, QueryParams, ResourceHeaders, check_event_watch, etag, parse_if_match,
 };
 
 use crate::auth;
 use crate::auth::Caller;
 use crate::context::ServerContext;
 use crate::error::ServiceError;
+use crate::resource::idempotency::Created;
 use crate::status::{self, Subject};
-use crate::{cluster, metrics, nodepool};
+use crate::{cluster, events, metrics, nodepool};
 
 /// The contract this server implements, served at `/openapi.yaml`.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
@@ -43,6 +48,50 @@ fn text_response(
         .header(http::header::CONTENT_TYPE, content_type)
         .body(body)
         .map_err(|e| ServiceError::Response(e.to_string()))
+}
+
+/// An answer with one resource, its version as `ETag`.
+fn with_etag<T: HttpCodedResponse>(
+    body: T,
+    resource_version: &str,
+) -> HttpResponseHeaders<T, ResourceHeaders> {
+    HttpResponseHeaders::new(
+        body,
+        ResourceHeaders {
+            etag: etag(resource_version),
+        },
+    )
+}
+
+/// A create's answer: `ETag`, and `Idempotent-Replayed` on a replay.
+fn created<T>(
+    created: Created<T>,
+    resource_version: &str,
+) -> HttpResponseHeaders<HttpResponseCreated<T>, CreatedHeaders>
+where
+    T: serde::Serialize + schemars::JsonSchema + Send + Sync + 'static,
+{
+    HttpResponseHeaders::new(
+        HttpResponseCreated(created.value),
+        CreatedHeaders {
+            etag: etag(resource_version),
+            idempotent_replayed: created.replayed.then(|| "true".to_string()),
+        },
+    )
+}
+
+/// The `If-Match` of a PATCH or DELETE, parsed.
+fn if_match(
+    rqctx: &RequestContext<ServerContext>,
+    headers: HeaderParams<PreconditionHeaders>,
+) -> Result<Option<IfMatch>, Error> {
+    headers
+        .into_inner()?
+        .if_match
+        .as_deref()
+        .map(parse_if_match)
+        .transpose()
+        .map_err(|e| e.with_request_id(&rqctx.request_id))
 }
 
 /// Who sent the request, or a 401 with its `WWW-Authenticate` challenge.
@@ -76,14 +125,18 @@ impl HyperfleetApi for HyperfleetApiImpl {
 
     async fn cluster_create(
         rqctx: RequestContext<ServerContext>,
+        headers: HeaderParams<CreateHeaders>,
         body: JsonBody<ClusterCreateRequest>,
-    ) -> Result<Guarded<HttpResponseCreated<Cluster>>, Error> {
+    ) -> Result<Guarded<HttpResponseHeaders<HttpResponseCreated<Cluster>, CreatedHeaders>>, Error>
+    {
         let caller = caller!(rqctx);
+        let key = headers.into_inner()?.idempotency_key;
         let request = body.into_inner()?;
-        let created = cluster::create(rqctx.context(), &caller, request)
+        let answer = cluster::create(rqctx.context(), &caller, key, request)
             .await
             .answer(&rqctx)?;
-        Ok(HttpResponseCreated(created).into())
+        let version = answer.value.resource_version.clone();
+        Ok(created(answer, &version).into())
     }
 
     async fn cluster_list(
@@ -101,55 +154,67 @@ impl HyperfleetApi for HyperfleetApiImpl {
     async fn cluster_view(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<ClusterPath>,
-    ) -> Result<Guarded<HttpResponseOk<Cluster>>, Error> {
+    ) -> Result<Guarded<HttpResponseHeaders<HttpResponseOk<Cluster>, ResourceHeaders>>, Error> {
         let caller = caller!(rqctx);
         let path = path.into_inner()?;
         let found = cluster::view(rqctx.context(), &caller, &path.cluster)
             .await
             .answer(&rqctx)?;
-        Ok(HttpResponseOk(found).into())
+        let version = found.resource_version.clone();
+        Ok(with_etag(HttpResponseOk(found), &version).into())
     }
 
     async fn cluster_update(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<ClusterPath>,
+        headers: HeaderParams<PreconditionHeaders>,
         body: JsonBody<ClusterPatch>,
-    ) -> Result<Guarded<HttpResponseOk<Cluster>>, Error> {
+    ) -> Result<Guarded<HttpResponseHeaders<HttpResponseOk<Cluster>, ResourceHeaders>>, Error> {
         let caller = caller!(rqctx);
         let path = path.into_inner()?;
+        let if_match = if_match(&rqctx, headers)?;
         let patch = body.into_inner()?;
-        let updated = cluster::update(rqctx.context(), &caller, &path.cluster, patch)
+        let updated = cluster::update(rqctx.context(), &caller, &path.cluster, if_match, patch)
             .await
             .answer(&rqctx)?;
-        Ok(HttpResponseOk(updated).into())
+        let version = updated.resource_version.clone();
+        Ok(with_etag(HttpResponseOk(updated), &version).into())
     }
 
     async fn cluster_delete(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<ClusterPath>,
         query: QueryParams<DeleteParams>,
-    ) -> Result<Guarded<HttpResponseAccepted<Cluster>>, Error> {
+        headers: HeaderParams<PreconditionHeaders>,
+    ) -> Result<Guarded<HttpResponseHeaders<HttpResponseAccepted<Cluster>, ResourceHeaders>>, Error>
+    {
         let caller = caller!(rqctx);
         let path = path.into_inner()?;
         let force = query.into_inner()?.force.unwrap_or(false);
-        let deleted = cluster::delete(rqctx.context(), &caller, &path.cluster, force)
+        let if_match = if_match(&rqctx, headers)?;
+        let deleted = cluster::delete(rqctx.context(), &caller, &path.cluster, force, if_match)
             .await
             .answer(&rqctx)?;
-        Ok(HttpResponseAccepted(deleted).into())
+        let version = deleted.resource_version.clone();
+        Ok(with_etag(HttpResponseAccepted(deleted), &version).into())
     }
 
     async fn nodepool_create(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<ClusterPath>,
+        headers: HeaderParams<CreateHeaders>,
         body: JsonBody<NodePoolCreateRequest>,
-    ) -> Result<Guarded<HttpResponseCreated<NodePool>>, Error> {
+    ) -> Result<Guarded<HttpResponseHeaders<HttpResponseCreated<NodePool>, CreatedHeaders>>, Error>
+    {
         let caller = caller!(rqctx);
         let path = path.into_inner()?;
+        let key = headers.into_inner()?.idempotency_key;
         let request = body.into_inner()?;
-        let created = nodepool::create(rqctx.context(), &caller, &path.cluster, request)
+        let answer = nodepool::create(rqctx.context(), &caller, &path.cluster, key, request)
             .await
             .answer(&rqctx)?;
-        Ok(HttpResponseCreated(created).into())
+        let version = answer.value.resource_version.clone();
+        Ok(created(answer, &version).into())
     }
 
     async fn nodepool_list(
@@ -181,53 +246,65 @@ impl HyperfleetApi for HyperfleetApiImpl {
     async fn nodepool_view(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<NodePoolPath>,
-    ) -> Result<Guarded<HttpResponseOk<NodePool>>, Error> {
+    ) -> Result<Guarded<HttpResponseHeaders<HttpResponseOk<NodePool>, ResourceHeaders>>, Error>
+    {
         let caller = caller!(rqctx);
         let path = path.into_inner()?;
         let found = nodepool::view(rqctx.context(), &caller, &path.cluster, &path.nodepool)
             .await
             .answer(&rqctx)?;
-        Ok(HttpResponseOk(found).into())
+        let version = found.resource_version.clone();
+        Ok(with_etag(HttpResponseOk(found), &version).into())
     }
 
     async fn nodepool_update(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<NodePoolPath>,
+        headers: HeaderParams<PreconditionHeaders>,
         body: JsonBody<NodePoolPatch>,
-    ) -> Result<Guarded<HttpResponseOk<NodePool>>, Error> {
+    ) -> Result<Guarded<HttpResponseHeaders<HttpResponseOk<NodePool>, ResourceHeaders>>, Error>
+    {
         let caller = caller!(rqctx);
         let path = path.into_inner()?;
+        let if_match = if_match(&rqctx, headers)?;
         let patch = body.into_inner()?;
         let updated = nodepool::update(
             rqctx.context(),
             &caller,
             &path.cluster,
             &path.nodepool,
+            if_match,
             patch,
         )
         .await
         .answer(&rqctx)?;
-        Ok(HttpResponseOk(updated).into())
+        let version = updated.resource_version.clone();
+        Ok(with_etag(HttpResponseOk(updated), &version).into())
     }
 
     async fn nodepool_delete(
         rqctx: RequestContext<ServerContext>,
         path: PathParams<NodePoolPath>,
         query: QueryParams<DeleteParams>,
-    ) -> Result<Guarded<HttpResponseAccepted<NodePool>>, Error> {
+        headers: HeaderParams<PreconditionHeaders>,
+    ) -> Result<Guarded<HttpResponseHeaders<HttpResponseAccepted<NodePool>, ResourceHeaders>>, Error>
+    {
         let caller = caller!(rqctx);
         let path = path.into_inner()?;
         let force = query.into_inner()?.force.unwrap_or(false);
+        let if_match = if_match(&rqctx, headers)?;
         let deleted = nodepool::delete(
             rqctx.context(),
             &caller,
             &path.cluster,
             &path.nodepool,
             force,
+            if_match,
         )
         .await
         .answer(&rqctx)?;
-        Ok(HttpResponseAccepted(deleted).into())
+        let version = deleted.resource_version.clone();
+        Ok(with_etag(HttpResponseAccepted(deleted), &version).into())
     }
 
     async fn cluster_status_report(
@@ -290,6 +367,28 @@ impl HyperfleetApi for HyperfleetApiImpl {
             .await
             .answer(&rqctx)?;
         Ok(HttpResponseOk(list).into())
+    }
+
+    async fn event_watch(
+        rqctx: RequestContext<ServerContext>,
+        query: QueryParams<EventWatchParams>,
+        headers: HeaderParams<EventWatchHeaders>,
+    ) -> Result<Guarded<http::Response<dropshot::Body>>, Error> {
+        let caller = caller!(rqctx);
+        let params = query.into_inner()?;
+        let headers = headers.into_inner()?;
+        let query = check_event_watch(&params, &headers)
+            .map_err(|e| e.with_request_id(&rqctx.request_id))?;
+        let stream = events::watch(rqctx.context(), &caller, query)
+            .await
+            .answer(&rqctx)?;
+        let response = http::Response::builder()
+            .header(http::header::CONTENT_TYPE, "text/event-stream")
+            .header(http::header::CACHE_CONTROL, "no-cache")
+            .body(dropshot::Body::wrap(stream))
+            .map_err(|e| ServiceError::Response(e.to_string()))
+            .answer(&rqctx)?;
+        Ok(response.into())
     }
 
     async fn health_live(

@@ -11,6 +11,7 @@ pub mod context;
 pub mod db;
 pub mod docs;
 pub mod error;
+pub mod events;
 pub mod http_entrypoints;
 pub mod listener;
 pub mod logging;
@@ -31,6 +32,7 @@ use sea_orm::DatabaseConnection;
 use crate::aggregation::AggregationConfig;
 use crate::auth::Tokens;
 use crate::context::ServerContext;
+pub use crate::events::Retention;
 use crate::http_entrypoints::HyperfleetApiImpl;
 pub use crate::listener::Limits;
 use crate::listener::Listener;
@@ -54,6 +56,8 @@ pub struct ServerConfig {
     pub auth: Option<Tokens>,
     /// Connection timeouts and the connection cap.
     pub limits: Limits,
+    /// How much of the change feed is kept (`serve --watch-retention-*`).
+    pub retention: Retention,
 }
 
 /// Why the server could not start.
@@ -77,6 +81,16 @@ pub struct RunningServer {
     listener: Listener,
     local_addr: SocketAddr,
     db: DatabaseConnection,
+    /// Following the feed's head and trimming the feed.
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        for task in &self.background {
+            task.abort();
+        }
+    }
 }
 
 impl RunningServer {
@@ -86,9 +100,12 @@ impl RunningServer {
     }
 
     /// Stop accepting, let in-flight requests finish, close the pool.
-    pub async fn stop(self) -> Result<(), String> {
+    pub async fn stop(mut self) -> Result<(), String> {
+        for task in self.background.drain(..) {
+            task.abort();
+        }
         self.listener.stop().await;
-        self.db.close().await.map_err(|e| e.to_string())
+        self.db.clone().close().await.map_err(|e| e.to_string())
     }
 
     /// Resolves when the server has stopped on its own (it does not today:
@@ -133,6 +150,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     }
     let metrics = Arc::new(Metrics::new(operations.clone()));
     let tokens = config.auth.clone();
+    let head = events::follow_start(&db).await?;
+    let (head_sender, feed_head) = tokio::sync::watch::channel(head);
+    let background = vec![
+        tokio::spawn(events::follow_head(db.clone(), head_sender)),
+        tokio::spawn(events::trim(db.clone(), config.retention)),
+    ];
     let context = ServerContext {
         db: db.clone(),
         aggregation: config.aggregation,
@@ -148,6 +171,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         } else {
             config.statement_timeout
         },
+        feed_head,
     };
     let dropshot_config = ConfigDropshot {
         bind_address: config.listen,
@@ -185,5 +209,6 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         listener,
         local_addr,
         db,
+        background,
     })
 }

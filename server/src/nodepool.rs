@@ -2,9 +2,9 @@
 //! as the caller may (a node pool belongs to its cluster's team).
 
 use hyperfleet_api::{
-    Labels, NodePool, NodePoolCreateRequest, NodePoolKind, NodePoolList, NodePoolListAllParams,
+    IfMatch, Labels, NodePool, NodePoolCreateRequest, NodePoolList, NodePoolListAllParams,
     NodePoolListKind, NodePoolListParams, NodePoolPatch, NodePoolQuery, NodePoolSpec,
-    check_nodepool_list, check_nodepool_list_all, validation,
+    check_idempotency_key, check_nodepool_list, check_nodepool_list_all, validation,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, SqlErr, TransactionTrait,
@@ -21,18 +21,50 @@ use crate::db::filter;
 use crate::db::tables::{NODEPOOL_LABELS, NODEPOOLS};
 use crate::db::write_transaction;
 use crate::error::ServiceError;
+use crate::resource::feed::{self, Event};
+use crate::resource::idempotency::{self, Claim, Created, Keyed};
 use crate::resource::reference::{Lookup, lookup};
 use crate::resource::row::{self, Kind, Row, labels_to_text, now};
+use crate::resource::wire::Wire;
 use crate::resource::{deletion, labels, page, settle, update};
 
+/// Create a node pool; with an `Idempotency-Key`, at most once per key
+/// (see [`idempotency::once`]).
 pub async fn create(
     ctx: &ServerContext,
     caller: &Caller,
     cluster_segment: &str,
+    key: Option<String>,
     request: NodePoolCreateRequest,
-) -> Result<NodePool, ServiceError> {
+) -> Result<Created<NodePool>, ServiceError> {
     caller.check_write()?;
     validation::check_nodepool_create(&request)?;
+    let keyed = match key {
+        Some(key) => {
+            check_idempotency_key(&key)?;
+            let body = serde_json::to_string(&request)
+                .map_err(|e| ServiceError::Response(e.to_string()))?;
+            Some(Keyed {
+                scope: caller.idempotency_scope(),
+                hash: idempotency::request_hash(&["nodepool_create", cluster_segment, &body]),
+                key,
+            })
+        }
+        None => None,
+    };
+    idempotency::once(&ctx.db, keyed, |claim| {
+        insert(ctx, caller, cluster_segment, request, claim)
+    })
+    .await
+}
+
+async fn insert(
+    ctx: &ServerContext,
+    caller: &Caller,
+    cluster_segment: &str,
+    request: NodePoolCreateRequest,
+    claim: Option<Claim>,
+) -> Result<NodePool, ServiceError> {
     let txn = ctx.db.begin_with_options(write_transaction()).await?;
     // Locked, so a concurrent delete cannot slip a pool under a cluster
     // that is already terminating.
@@ -44,7 +76,7 @@ pub async fn create(
     }
     let now = now();
     let (phase, message, conditions) = settle::initial(ctx, Kind::NodePool, now);
-    let row = nodepool::Model {
+    let mut row = nodepool::Model {
         id: Uuid::new_v4(),
         cluster_id: parent.id,
         name: request.name.clone(),
@@ -58,6 +90,7 @@ pub async fn create(
         conditions: row::resource_conditions_to_text(&conditions)?,
         created_at: now,
         updated_at: now,
+        resource_version: 0,
     };
 
     let inserted = nodepool::Entity::insert(nodepool::ActiveModel::from(row.clone()))
@@ -74,8 +107,15 @@ pub async fn create(
     }
     labels::insert::<nodepool::Model>(&txn, row.id, &request.labels).await?;
     settle::index_conditions(&txn, row.id, &conditions).await?;
+    feed::record(&txn, &mut row, Event::Added, now).await?;
+    let wire = row.to_wire()?;
+    if let Some(claim) = &claim {
+        let body =
+            serde_json::to_string(&wire).map_err(|e| ServiceError::Response(e.to_string()))?;
+        idempotency::complete(&txn, claim, 201, &body).await?;
+    }
     txn.commit().await?;
-    to_wire(row)
+    Ok(wire)
 }
 
 /// Find a node pool of a cluster by id or name, if `caller` may see the
@@ -134,7 +174,9 @@ pub async fn view(
     cluster_segment: &str,
     segment: &str,
 ) -> Result<NodePool, ServiceError> {
-    to_wire(find(&ctx.db, caller, cluster_segment, segment).await?)
+    find(&ctx.db, caller, cluster_segment, segment)
+        .await?
+        .to_wire()
 }
 
 /// One page of the node pools of one cluster that match `params`.
@@ -190,13 +232,16 @@ async fn list_matching(
         }
         nodepool::Entity::find().filter(condition)
     });
-    let (rows, total) = page::fetch(ctx, matching, query.page).await?;
+    // Read before the list, so every change up to it is in the list.
+    let position = feed::head(&ctx.db).await?;
+    let (rows, total) = page::fetch::<nodepool::Model>(ctx, matching, query.page).await?;
     Ok(NodePoolList {
         kind: NodePoolListKind::NodePoolList,
-        items: rows.into_iter().map(to_wire).collect::<Result<_, _>>()?,
+        items: rows.iter().map(Wire::to_wire).collect::<Result<_, _>>()?,
         total,
         page: query.page.page,
         size: query.page.size,
+        resource_version: position.to_string(),
     })
 }
 
@@ -206,11 +251,13 @@ pub async fn update(
     caller: &Caller,
     cluster_segment: &str,
     segment: &str,
+    if_match: Option<IfMatch>,
     patch: NodePoolPatch,
 ) -> Result<NodePool, ServiceError> {
     caller.check_write()?;
     let txn = ctx.db.begin_with_options(write_transaction()).await?;
     let mut row = find_locked(&txn, caller, cluster_segment, segment).await?;
+    feed::check_if_match(&row, if_match.as_ref())?;
     let spec_patch = patch.spec.unwrap_or_default();
     let spec = NodePoolSpec {
         node_count: spec_patch.node_count.unwrap_or(row.node_count),
@@ -221,7 +268,7 @@ pub async fn update(
     // A node pool's labels say nothing about ownership: any change is fine.
     update::apply(ctx, &txn, &mut row, spec, patch.labels, |_, _| Ok(())).await?;
     txn.commit().await?;
-    to_wire(row)
+    row.to_wire()
 }
 
 /// Start deleting a node pool (or, with `force`, remove a Terminating one
@@ -232,13 +279,15 @@ pub async fn delete(
     cluster_segment: &str,
     segment: &str,
     force: bool,
+    if_match: Option<IfMatch>,
 ) -> Result<NodePool, ServiceError> {
     caller.check_write()?;
     let txn = ctx.db.begin_with_options(write_transaction()).await?;
     let mut row = find_locked(&txn, caller, cluster_segment, segment).await?;
+    feed::check_if_match(&row, if_match.as_ref())?;
     deletion::delete(ctx, &txn, &mut row, force).await?;
     txn.commit().await?;
-    to_wire(row)
+    row.to_wire()
 }
 
 impl update::Spec<nodepool::Model> for NodePoolSpec {
@@ -265,20 +314,4 @@ impl update::Spec<nodepool::Model> for NodePoolSpec {
         row.machine_type = self.machine_type;
         columns
     }
-}
-
-fn to_wire(row: nodepool::Model) -> Result<NodePool, ServiceError> {
-    Ok(NodePool {
-        kind: NodePoolKind::NodePool,
-        id: row.id,
-        href: format!("{}/nodepools/{}", cluster::href(row.cluster_id), row.id),
-        labels: row.labels()?,
-        status: row::status(&row)?,
-        spec: update::Spec::of(&row),
-        cluster_id: row.cluster_id,
-        name: row.name,
-        generation: row.generation,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    })
 }

@@ -88,6 +88,26 @@ impl Contract {
         self.check_body(&what, schema, body).map(|()| true)
     }
 
+    /// Whether the contract describes the answer `status` of `method
+    /// path` as a `text/event-stream`.
+    pub fn documents_stream(&self, method: &str, path: &str, status: u16) -> Result<(), String> {
+        let what = format!("{method} {path} -> {status}");
+        let documented = self
+            .path_item(path)
+            .and_then(|(_, item)| item.get(method.to_ascii_lowercase()))
+            .and_then(|operation| operation.get("responses"))
+            .and_then(|responses| responses.get(status.to_string()))
+            .and_then(|response| response.pointer("/content/text~1event-stream"))
+            .is_some();
+        if documented {
+            Ok(())
+        } else {
+            Err(format!(
+                "{what}: an event stream the contract does not describe"
+            ))
+        }
+    }
+
     fn check_body(&self, what: &str, schema: &Value, body: &[u8]) -> Result<(), String> {
         let value: Value = serde_json::from_slice(body).map_err(|e| {
             format!(
@@ -340,6 +360,14 @@ impl Drop for Proxy {
     }
 }
 
+/// What the proxy hands back: a whole body, or a stream relayed as it comes.
+type Relayed =
+    http_body_util::combinators::BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+fn whole(bytes: Bytes) -> Relayed {
+    BodyExt::boxed(Full::new(bytes).map_err(|never| match never {}))
+}
+
 /// Headers that belong to one connection, not to the message.
 const HOP_BY_HOP: [&str; 5] = [
     "connection",
@@ -354,7 +382,7 @@ async fn relay(
     upstream: Arc<String>,
     findings: Arc<Findings>,
     client: reqwest::Client,
-) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+) -> Result<hyper::Response<Relayed>, Infallible> {
     let (parts, body) = request.into_parts();
     let body = body
         .collect()
@@ -384,13 +412,40 @@ async fn relay(
                 "{} {path}: no answer from the server: {error}",
                 parts.method
             ));
-            let mut failed = hyper::Response::new(Full::new(Bytes::new()));
+            let mut failed = hyper::Response::new(whole(Bytes::new()));
             *failed.status_mut() = http::StatusCode::BAD_GATEWAY;
             return Ok(failed);
         }
     };
     let status = answer.status();
     let headers = answer.headers().clone();
+    let streamed = headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    if streamed {
+        // A stream never ends by itself: relay it as it comes, after
+        // checking that the contract documents a stream for this answer.
+        match Contract::get().documents_stream(parts.method.as_str(), &path, status.as_u16()) {
+            Ok(()) => {
+                findings.checked.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(problem) => record(problem),
+        }
+        let frames = futures_util::StreamExt::map(answer.bytes_stream(), |chunk| {
+            chunk
+                .map(hyper::body::Frame::data)
+                .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+        });
+        let mut response =
+            hyper::Response::new(BodyExt::boxed(http_body_util::StreamBody::new(frames)));
+        *response.status_mut() = status;
+        for (name, value) in &headers {
+            if !HOP_BY_HOP.contains(&name.as_str()) {
+                response.headers_mut().append(name, value.clone());
+            }
+        }
+        return Ok(response);
+    }
     let bytes = answer.bytes().await.unwrap_or_default();
     match Contract::get().check(parts.method.as_str(), &path, status.as_u16(), &bytes) {
         Ok(true) => {
@@ -399,7 +454,7 @@ async fn relay(
         Ok(false) => {}
         Err(problem) => record(problem),
     }
-    let mut response = hyper::Response::new(Full::new(bytes));
+    let mut response = hyper::Response::new(whole(bytes));
     *response.status_mut() = status;
     for (name, value) in &headers {
         if !HOP_BY_HOP.contains(&name.as_str()) {

@@ -138,6 +138,11 @@ impl TestServer {
         format!("http://{}{path}", server.local_addr())
     }
 
+    /// The URL of the server's database, for a second server on it.
+    pub fn database_url(&self) -> &str {
+        &self._database.url
+    }
+
     /// A connection of the test's own to the server's database.
     pub async fn database(&self) -> sea_orm::DatabaseConnection {
         Database::connect(&self._database.url)
@@ -247,6 +252,7 @@ pub fn server_config(database_url: String) -> ServerConfig {
         aggregation: AggregationConfig::default(),
         auth: None,
         limits: hyperfleet_server::Limits::default(),
+        retention: hyperfleet_server::Retention::default(),
     }
 }
 

@@ -433,6 +433,16 @@ fn rows() -> Vec<Row> {
             expect: [401, 403, 200, 200, 200],
         },
         Row {
+            // Every role may watch; a member sees only its teams' changes.
+            endpoint: "GET /events",
+            call: |c| {
+                Box::pin(
+                    async move { status(c.client.event_watch().timeout_seconds(1).send().await) },
+                )
+            },
+            expect: [401, 200, 200, 200, 200],
+        },
+        Row {
             endpoint: "GET /healthz",
             call: |c| Box::pin(async move { status(c.client.health_live().send().await) }),
             expect: [200; 5],

@@ -11,6 +11,7 @@ use super::api::{self, Connection, Failure};
 use super::output::{self, Format};
 use super::poll::{self, WaitArgs, WatchArgs};
 use super::statuses;
+use hyperfleet_sdk::watch::{WatchObject, WatchOptions};
 
 /// `hyperfleet cluster`: its connection and output options, and the verb.
 #[derive(Args, Debug)]
@@ -267,10 +268,33 @@ pub async fn run(args: ClusterArgs) -> Result<(), Failure> {
                 size: None,
                 all: true,
             };
-            poll::watch(&watch.watch, || async {
-                Ok(list_clusters(&client, &watch.filters, &paging).await?.1)
-            })
-            .await
+            let (list, items) = list_clusters(&client, &watch.filters, &paging).await?;
+            let filters = &watch.filters;
+            let feed = poll::Feed {
+                since: list.resource_version,
+                options: WatchOptions {
+                    kinds: Some("Cluster".into()),
+                    labels: filters.selector.as_deref().map(api::selector),
+                    phase: filters.phase.clone(),
+                    name: filters.name.clone(),
+                    ..WatchOptions::default()
+                },
+                keep: Box::new(|c: &types::Cluster| {
+                    filters
+                        .provider
+                        .as_ref()
+                        .is_none_or(|p| *c.spec.provider == **p)
+                        && filters
+                            .region
+                            .as_ref()
+                            .is_none_or(|r| *c.spec.region == **r)
+                }),
+                pick: |object| match object {
+                    WatchObject::Cluster(cluster) => Some(cluster),
+                    WatchObject::NodePool(_) => None,
+                },
+            };
+            poll::watch(&watch.watch, &client, items, feed).await
         }
     }
 }
@@ -350,6 +374,8 @@ async fn list_clusters(
         return Ok((list, items));
     }
     let mut items = Vec::new();
+    // The first page's position: every change up to it is on some page.
+    let mut since = None;
     let mut page = 1;
     loop {
         let list = request(Some(page), Some(MAX_PAGE_SIZE))
@@ -357,9 +383,11 @@ async fn list_clusters(
             .await?
             .into_inner();
         let done = list.items.is_empty() || (items.len() + list.items.len()) as u64 >= list.total;
+        let since = since.get_or_insert_with(|| list.resource_version.clone());
         items.extend(list.items);
         if done {
             let whole = types::ClusterList {
+                resource_version: since.clone(),
                 items: items.clone(),
                 kind: list.kind,
                 page: 1,

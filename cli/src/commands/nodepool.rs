@@ -12,6 +12,7 @@ use super::cluster::{DeleteHow, MAX_PAGE_SIZE, Paging, deleted};
 use super::output::{self, Format};
 use super::poll::{self, WaitArgs, WatchArgs};
 use super::statuses;
+use hyperfleet_sdk::watch::{WatchObject, WatchOptions};
 
 /// `hyperfleet nodepool`: its connection and output options, and the verb.
 #[derive(Args, Debug)]
@@ -283,10 +284,39 @@ pub async fn run(args: NodepoolArgs) -> Result<(), Failure> {
                 size: None,
                 all: true,
             };
-            poll::watch(&watch.watch, || async {
-                Ok(list_nodepools(&client, &watch.filters, &paging).await?.1)
-            })
-            .await
+            let (list, items) = list_nodepools(&client, &watch.filters, &paging).await?;
+            let filters = &watch.filters;
+            // The feed filters by name, not by cluster: its id, once.
+            let cluster_id = match &filters.cluster {
+                Some(cluster) => Some(
+                    client
+                        .cluster_view()
+                        .cluster(cluster)
+                        .send()
+                        .await?
+                        .into_inner()
+                        .id,
+                ),
+                None => None,
+            };
+            let feed = poll::Feed {
+                since: list.resource_version,
+                options: WatchOptions {
+                    kinds: Some("NodePool".into()),
+                    labels: filters.selector.as_deref().map(api::selector),
+                    phase: filters.phase.clone(),
+                    name: filters.name.clone(),
+                    ..WatchOptions::default()
+                },
+                keep: Box::new(move |p: &types::NodePool| {
+                    cluster_id.is_none_or(|id| p.cluster_id == id)
+                }),
+                pick: |object| match object {
+                    WatchObject::NodePool(pool) => Some(pool),
+                    WatchObject::Cluster(_) => None,
+                },
+            };
+            poll::watch(&watch.watch, &client, items, feed).await
         }
     }
 }
@@ -360,13 +390,17 @@ async fn list_nodepools(
         return Ok((list, items));
     }
     let mut items = Vec::new();
+    // The first page's position: every change up to it is on some page.
+    let mut since = None;
     let mut page = 1;
     loop {
         let list = fetch(Some(page), Some(MAX_PAGE_SIZE)).await?;
         let done = list.items.is_empty() || (items.len() + list.items.len()) as u64 >= list.total;
+        let since = since.get_or_insert_with(|| list.resource_version.clone());
         items.extend(list.items);
         if done {
             let whole = types::NodePoolList {
+                resource_version: since.clone(),
                 items: items.clone(),
                 kind: list.kind,
                 page: 1,

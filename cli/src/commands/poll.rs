@@ -1,14 +1,16 @@
-//! `wait` and `watch`, by polling: the API has no change feed yet, so both
-//! read the resource (or the list) again every interval and compare.
+//! `wait` (reading again every interval) and `watch` (the first listing,
+//! then the API's change feed from the listing's `resource_version`, so no
+//! change is missed or merged with another).
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::Utc;
 use clap::Args;
+use futures_util::StreamExt;
 use hyperfleet_sdk::types;
+use hyperfleet_sdk::watch::{EventType, WatchObject, WatchOptions};
 
 use super::api::Failure;
 use super::output::{self, Format, Resource};
@@ -129,26 +131,36 @@ fn humane(duration: Duration) -> String {
     }
 }
 
-/// `--interval` and `--timeout` of `watch`.
+/// `--timeout` of `watch`.
 #[derive(Args, Debug)]
 pub struct WatchArgs {
-    /// How often to list again.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    pub interval: Duration,
     /// Stop (exit 0) after this long; without it, watch until interrupted.
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
 }
 
-/// `watch`: list with `list` every interval and print one line per change
-/// (ADDED, MODIFIED: phase, generation or message, DELETED), the first
-/// listing as ADDED lines.
-pub async fn watch<R, F, Fut>(args: &WatchArgs, mut list: F) -> Result<(), Failure>
-where
-    R: Resource,
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Vec<R>, Failure>>,
-{
+/// What `watch` asks the change feed for, beside the first listing.
+pub struct Feed<'a, R> {
+    /// The listing's `resource_version`: the feed starts right after it.
+    pub since: String,
+    /// The server-side filters (`kinds`, `labels`, `phase`, `name`).
+    pub options: WatchOptions,
+    /// The filters the feed has no parameter for (a cluster's provider or
+    /// region, a node pool's cluster), checked here.
+    pub keep: Box<dyn Fn(&R) -> bool + 'a>,
+    /// The resource of an event, if it is of this kind.
+    pub pick: fn(WatchObject) -> Option<R>,
+}
+
+/// `watch`: print the first listing as ADDED lines, then one line per
+/// change from the change feed (ADDED, MODIFIED: phase, generation or
+/// message, DELETED), every change once and in order.
+pub async fn watch<R: Resource>(
+    args: &WatchArgs,
+    client: &hyperfleet_sdk::Client,
+    items: Vec<R>,
+    feed: Feed<'_, R>,
+) -> Result<(), Failure> {
     let stop = async {
         match args.timeout {
             Some(limit) => tokio::time::sleep(limit).await,
@@ -156,34 +168,45 @@ where
         }
     };
     tokio::pin!(stop);
-    let mut known: HashMap<uuid::Uuid, (String, String)> = HashMap::new();
+    let mut lines = String::new();
+    // What is shown, so a resource that leaves the filters says DELETED.
+    let mut shown = std::collections::HashSet::new();
+    for item in &items {
+        lines.push_str(&line("ADDED", R::KIND, item.name(), &describe(item)));
+        shown.insert(item.id());
+    }
+    output::emit(&lines)?;
+    let options = WatchOptions {
+        since: Some(feed.since),
+        ..feed.options
+    };
+    let mut events = Box::pin(hyperfleet_sdk::watch::watch(client, options));
     loop {
-        let items = list().await?;
-        let mut seen = HashMap::new();
-        let mut lines = String::new();
-        for item in &items {
-            let state = describe(item);
-            let event = match known.get(&item.id()) {
-                None => Some("ADDED"),
-                Some((_, before)) if *before != state => Some("MODIFIED"),
-                Some(_) => None,
-            };
-            if let Some(event) = event {
-                lines.push_str(&line(event, R::KIND, item.name(), &state));
-            }
-            seen.insert(item.id(), (item.name().to_string(), state));
-        }
-        for (id, (name, _)) in &known {
-            if !seen.contains_key(id) {
-                lines.push_str(&line("DELETED", R::KIND, name, "gone"));
-            }
-        }
-        known = seen;
-        output::emit(&lines)?;
-        tokio::select! {
-            () = tokio::time::sleep(args.interval) => {}
+        let event = tokio::select! {
+            event = events.next() => event,
             () = &mut stop => return Ok(()),
+        };
+        let Some(event) = event else {
+            return Ok(());
+        };
+        let event = event.map_err(|e| Failure::Other(format!("the change feed: {e}")))?;
+        let Some(item) = (feed.pick)(event.object) else {
+            continue;
+        };
+        let kept = (feed.keep)(&item);
+        let text = match (event.event_type, kept, shown.contains(&item.id())) {
+            (EventType::Deleted, _, true) => line("DELETED", R::KIND, item.name(), "gone"),
+            (EventType::Deleted, _, false) | (_, false, false) => continue,
+            (_, false, true) => line("DELETED", R::KIND, item.name(), "no longer matches"),
+            (_, true, true) => line("MODIFIED", R::KIND, item.name(), &describe(&item)),
+            (_, true, false) => line("ADDED", R::KIND, item.name(), &describe(&item)),
+        };
+        if event.event_type == EventType::Deleted || !kept {
+            shown.remove(&item.id());
+        } else {
+            shown.insert(item.id());
         }
+        output::emit(&text)?;
     }
 }
 

@@ -12,7 +12,7 @@ use clap::Args;
 use hyperfleet::dev::DevConfig;
 use hyperfleet_server::aggregation::{AdapterGraph, AggregationConfig, ConfigError};
 use hyperfleet_server::auth::{self, Principal, Role, Tokens};
-use hyperfleet_server::{Limits, ServerConfig, db, start};
+use hyperfleet_server::{Limits, Retention, ServerConfig, db, start};
 
 use super::control_loop::{PacingArgs, SimulationArgs};
 use super::{parse_duration, shutdown_signal};
@@ -107,6 +107,24 @@ pub struct ServeArgs {
     /// raised to the hard one at start.
     #[arg(long, env = "HYPERFLEET_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
+    /// The change feed keeps each change while it is among the newest this
+    /// many (or younger than `--watch-retention-age`); a watch from an older
+    /// position is 410. For tests; hidden from `--help`.
+    #[arg(
+        long,
+        env = "HYPERFLEET_WATCH_RETENTION_CHANGES",
+        default_value_t = 100_000,
+        hide = true
+    )]
+    watch_retention_changes: u64,
+    /// The change feed keeps each change at least this long. For tests;
+    /// hidden from `--help`.
+    #[arg(long, env = "HYPERFLEET_WATCH_RETENTION_AGE", default_value = "1h", value_parser = parse_duration, hide = true)]
+    watch_retention_age: Duration,
+    /// How often old changes and expired idempotency keys are removed. For
+    /// tests; hidden from `--help`.
+    #[arg(long, env = "HYPERFLEET_WATCH_TRIM_INTERVAL", default_value = "30s", value_parser = parse_positive_duration, hide = true)]
+    watch_trim_interval: Duration,
 }
 
 /// A duration that is more than zero.
@@ -191,6 +209,11 @@ fn server_config(args: &ServeArgs) -> Result<ServerConfig> {
             header_timeout: args.header_timeout,
             body_timeout: args.body_timeout,
             max_connections: args.max_connections as usize,
+        },
+        retention: Retention {
+            changes: args.watch_retention_changes,
+            age: args.watch_retention_age,
+            every: args.watch_trim_interval,
         },
     })
 }

@@ -7,8 +7,8 @@
 
 use async_trait::async_trait;
 use dropshot::{
-    ApiEndpointBodyContentType, ExclusiveExtractor, ExtractorMetadata, Path, Query, RequestContext,
-    ServerContext, SharedExtractor, TypedBody, UntypedBody,
+    ApiEndpointBodyContentType, ExclusiveExtractor, ExtractorMetadata, Header, Path, Query,
+    RequestContext, ServerContext, SharedExtractor, TypedBody, UntypedBody,
 };
 use schemars::JsonSchema;
 use schemars::schema::{InstanceType, Schema, SingleOrVec};
@@ -28,6 +28,10 @@ pub struct QueryParams<T>(Result<T, Error>);
 #[derive(Debug)]
 pub struct PathParams<T>(Result<T, Error>);
 
+/// The request headers named by `T`, parsed.
+#[derive(Debug)]
+pub struct HeaderParams<T>(Result<T, Error>);
+
 macro_rules! into_inner {
     ($($extractor:ident),*) => {$(
         impl<T> $extractor<T> {
@@ -39,7 +43,7 @@ macro_rules! into_inner {
         }
     )*};
 }
-into_inner!(JsonBody, QueryParams, PathParams);
+into_inner!(JsonBody, QueryParams, PathParams, HeaderParams);
 
 #[async_trait]
 impl<T> ExclusiveExtractor for JsonBody<T>
@@ -104,6 +108,29 @@ where
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
         <Path<T> as SharedExtractor>::metadata(content_type)
+    }
+}
+
+#[async_trait]
+impl<T> SharedExtractor for HeaderParams<T>
+where
+    T: JsonSchema + DeserializeOwned + Send + Sync + 'static,
+{
+    async fn from_request<Context: ServerContext>(
+        rqctx: &RequestContext<Context>,
+    ) -> Result<Self, dropshot::HttpError> {
+        let parsed = <Header<T> as SharedExtractor>::from_request(rqctx)
+            .await
+            .map(Header::into_inner)
+            .map_err(|e| {
+                Error::new(ErrorCode::BadRequest, e.external_message)
+                    .with_request_id(&rqctx.request_id)
+            });
+        Ok(Self(parsed))
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <Header<T> as SharedExtractor>::metadata(content_type)
     }
 }
 

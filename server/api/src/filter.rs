@@ -19,14 +19,14 @@ use crate::validation::{MAX_LABELS, MAX_NAME_LEN, check_label_key, check_label_v
 /// A label selector as the query string carries it: up to 64
 /// comma-separated terms, each a label key (optional DNS prefix), optionally
 /// `:value`. Published in the contract so generated requests are valid.
-const LABEL_SELECTOR_PATTERN: &str = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?(,([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?){0,63}$";
+pub(crate) const LABEL_SELECTOR_PATTERN: &str = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?(,([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(:([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?){0,63}$";
 /// One phase or a comma-separated set of phases.
-const PHASE_SET_PATTERN: &str =
+pub(crate) const PHASE_SET_PATTERN: &str =
     r"^(Pending|Not Ready|Ready|Terminating)(,(Pending|Not Ready|Ready|Terminating))*$";
 /// One `Type:Status` condition term or a comma-separated list of them.
 const CONDITION_FILTER_PATTERN: &str = r"^(Reconciled|LastKnownReconciled|AllAdaptersReady|ValidationPassed|Degraded):(True|False|Unknown)(,(Reconciled|LastKnownReconciled|AllAdaptersReady|ValidationPassed|Degraded):(True|False|Unknown))*$";
 /// A name, or a glob of one (`*` for any run of characters).
-const NAME_FILTER_PATTERN: &str = r"^[a-z0-9*-]{1,63}$";
+pub(crate) const NAME_FILTER_PATTERN: &str = r"^[a-z0-9*-]{1,63}$";
 /// A provider or region, as the spec allows them.
 const SPEC_VALUE_PATTERN: &str = r"^[a-z0-9-]{1,63}$";
 

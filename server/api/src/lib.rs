@@ -7,6 +7,7 @@
 mod cluster;
 mod error;
 mod extract;
+mod feed;
 mod filter;
 mod integral;
 mod lifecycle;
@@ -16,13 +17,23 @@ mod security;
 mod status;
 pub mod validation;
 
-use dropshot::{HttpResponseAccepted, HttpResponseCreated, HttpResponseOk, RequestContext};
+use dropshot::{
+    HttpResponseAccepted, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, RequestContext,
+};
 
 pub use cluster::{
     Cluster, ClusterCreateRequest, ClusterKind, ClusterList, ClusterListKind, ClusterSpec,
 };
 pub use error::{Error, ErrorCode, FieldError, REQUEST_ID_HEADER};
-pub use extract::{JsonBody, PathParams, QueryParams, parse_json, parse_json_object, parse_query};
+pub use extract::{
+    HeaderParams, JsonBody, PathParams, QueryParams, parse_json, parse_json_object, parse_query,
+};
+pub use feed::{
+    CreateHeaders, CreatedHeaders, DEFAULT_WATCH_TIMEOUT_SECONDS, EventWatchHeaders,
+    EventWatchParams, IfMatch, MAX_IDEMPOTENCY_KEY_LEN, MAX_WATCH_TIMEOUT_SECONDS,
+    PreconditionHeaders, ResourceHeaders, WatchKinds, WatchQuery, check_event_watch,
+    check_idempotency_key, etag, glob_matches, parse_if_match,
+};
 pub use filter::{
     ClusterListParams, ClusterQuery, CommonFilter, LabelSelector, NameFilter,
     NodePoolListAllParams, NodePoolListParams, NodePoolQuery, check_cluster_list,
@@ -59,6 +70,7 @@ pub const API_VERSION: semver::Version = semver::Version::new(1, 0, 0);
             clusters = { description = "Clusters: create, read, list, update and delete." },
             nodepools = { description = "Node pools: groups of nodes inside a cluster, listed per cluster or across clusters." },
             statuses = { description = "Adapter status reports, the phase and conditions they add up to, and the adapter order." },
+            events = { description = "The change feed: every change to clusters and node pools, as a stream." },
             health = { description = "Probes and the served contract, outside the base path." },
         },
     },
@@ -83,11 +95,18 @@ pub trait HyperfleetApi {
     /// 400 `BadRequest` (unreadable body), 401 `Unauthenticated`, 403
     /// `PermissionDenied` (an adapter token, or a team the caller is not in),
     /// 409 `ClusterAlreadyExists`, 413 `PayloadTooLarge`, 503 `Unavailable`.
+    /// With `Idempotency-Key`: 409 `IdempotencyKeyInFlight`, 422
+    /// `IdempotencyKeyReused` (docs/watch.md).
+    ///
+    /// The answer carries the cluster's `resource_version` as `ETag`; a
+    /// create sent again with the same `Idempotency-Key` and body gets the
+    /// first answer back, with `Idempotent-Replayed: true`.
     #[endpoint { method = POST, path = "/api/hyperfleet/v1/clusters", tags = ["clusters"] }]
     async fn cluster_create(
         rqctx: RequestContext<Self::Context>,
+        headers: HeaderParams<CreateHeaders>,
         body: JsonBody<ClusterCreateRequest>,
-    ) -> Result<Guarded<HttpResponseCreated<Cluster>>, Error>;
+    ) -> Result<Guarded<HttpResponseHeaders<HttpResponseCreated<Cluster>, CreatedHeaders>>, Error>;
 
     /// List clusters, oldest first, one page at a time, optionally filtered.
     ///
@@ -116,13 +135,15 @@ pub trait HyperfleetApi {
 
     /// Get one cluster by id or by name.
     ///
+    /// The answer carries the cluster's `resource_version` as `ETag`.
+    ///
     /// Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's
     /// cluster), 404 `ClusterNotFound`, 503 `Unavailable`.
     #[endpoint { method = GET, path = "/api/hyperfleet/v1/clusters/{cluster}", tags = ["clusters"] }]
     async fn cluster_view(
         rqctx: RequestContext<Self::Context>,
         path: PathParams<ClusterPath>,
-    ) -> Result<Guarded<HttpResponseOk<Cluster>>, Error>;
+    ) -> Result<Guarded<HttpResponseHeaders<HttpResponseOk<Cluster>, ResourceHeaders>>, Error>;
 
     /// Change a cluster's spec or labels (JSON merge patch).
     ///
@@ -136,12 +157,19 @@ pub trait HyperfleetApi {
     /// 401 `Unauthenticated`, 403 `PermissionDenied` (another team's cluster,
     /// an adapter token, or a `team` label the caller may not set or remove),
     /// 404 `ClusterNotFound`, 409 `ResourceTerminating`, 503 `Unavailable`.
+    ///
+    /// With `If-Match`, the change happens only if the cluster's
+    /// `resource_version` is still the one given; otherwise the answer is 412
+    /// `PreconditionFailed` (its message names the current version) and
+    /// nothing changes. The answer carries the new `resource_version` as
+    /// `ETag`.
     #[endpoint { method = PATCH, path = "/api/hyperfleet/v1/clusters/{cluster}", tags = ["clusters"] }]
     async fn cluster_update(
         rqctx: RequestContext<Self::Context>,
         path: PathParams<ClusterPath>,
+        headers: HeaderParams<PreconditionHeaders>,
         body: JsonBody<ClusterPatch>,
-    ) -> Result<Guarded<HttpResponseOk<Cluster>>, Error>;
+    ) -> Result<Guarded<HttpResponseHeaders<HttpResponseOk<Cluster>, ResourceHeaders>>, Error>;
 
     /// Delete a cluster and its node pools.
     ///
@@ -159,12 +187,19 @@ pub trait HyperfleetApi {
     /// cluster, or an adapter token), 404 `ClusterNotFound`, 409
     /// `ResourceNotTerminating` (force on a cluster that is not being
     /// deleted), 503 `Unavailable`.
+    ///
+    /// With `If-Match`, the change happens only if the cluster's
+    /// `resource_version` is still the one given; otherwise the answer is 412
+    /// `PreconditionFailed` (its message names the current version) and
+    /// nothing changes. The answer carries the new `resource_version` as
+    /// `ETag`.
     #[endpoint { method = DELETE, path = "/api/hyperfleet/v1/clusters/{cluster}", tags = ["clusters"] }]
     async fn cluster_delete(
         rqctx: RequestContext<Self::Context>,
         path: PathParams<ClusterPath>,
         query: QueryParams<DeleteParams>,
-    ) -> Result<Guarded<HttpResponseAccepted<Cluster>>, Error>;
+        headers: HeaderParams<PreconditionHeaders>,
+    ) -> Result<Guarded<HttpResponseHeaders<HttpResponseAccepted<Cluster>, ResourceHeaders>>, Error>;
 
     /// Create a node pool in a cluster.
     ///
@@ -174,7 +209,9 @@ pub trait HyperfleetApi {
     /// Errors: 400 `ValidationFailed`, 400 `BadRequest`, 401
     /// `Unauthenticated`, 403 `PermissionDenied` (another team's cluster, or
     /// an adapter token), 404 `ClusterNotFound`, 409 `NodePoolAlreadyExists`,
-    /// 413 `PayloadTooLarge`, 503 `Unavailable`.
+    /// 413 `PayloadTooLarge`, 503 `Unavailable`. With `Idempotency-Key`:
+    /// 409 `IdempotencyKeyInFlight`, 422 `IdempotencyKeyReused`, as for
+    /// clusters; the answer carries the `ETag`.
     #[endpoint {
         method = POST,
         path = "/api/hyperfleet/v1/clusters/{cluster}/nodepools",
@@ -183,8 +220,9 @@ pub trait HyperfleetApi {
     async fn nodepool_create(
         rqctx: RequestContext<Self::Context>,
         path: PathParams<ClusterPath>,
+        headers: HeaderParams<CreateHeaders>,
         body: JsonBody<NodePoolCreateRequest>,
-    ) -> Result<Guarded<HttpResponseCreated<NodePool>>, Error>;
+    ) -> Result<Guarded<HttpResponseHeaders<HttpResponseCreated<NodePool>, CreatedHeaders>>, Error>;
 
     /// List the node pools of a cluster, oldest first, optionally filtered.
     ///
@@ -250,7 +288,7 @@ pub trait HyperfleetApi {
     async fn nodepool_view(
         rqctx: RequestContext<Self::Context>,
         path: PathParams<NodePoolPath>,
-    ) -> Result<Guarded<HttpResponseOk<NodePool>>, Error>;
+    ) -> Result<Guarded<HttpResponseHeaders<HttpResponseOk<NodePool>, ResourceHeaders>>, Error>;
 
     /// Change a node pool's spec or labels (JSON merge patch); as for clusters.
     ///
@@ -258,6 +296,12 @@ pub trait HyperfleetApi {
     /// `PermissionDenied` (another team's cluster, or an adapter token), 404
     /// `ClusterNotFound`, 404 `NodePoolNotFound`, 409 `ResourceTerminating`,
     /// 503 `Unavailable`.
+    ///
+    /// With `If-Match`, the change happens only if the node pool's
+    /// `resource_version` is still the one given; otherwise the answer is 412
+    /// `PreconditionFailed` (its message names the current version) and
+    /// nothing changes. The answer carries the new `resource_version` as
+    /// `ETag`.
     #[endpoint {
         method = PATCH,
         path = "/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}",
@@ -266,8 +310,9 @@ pub trait HyperfleetApi {
     async fn nodepool_update(
         rqctx: RequestContext<Self::Context>,
         path: PathParams<NodePoolPath>,
+        headers: HeaderParams<PreconditionHeaders>,
         body: JsonBody<NodePoolPatch>,
-    ) -> Result<Guarded<HttpResponseOk<NodePool>>, Error>;
+    ) -> Result<Guarded<HttpResponseHeaders<HttpResponseOk<NodePool>, ResourceHeaders>>, Error>;
 
     /// Delete a node pool; as for clusters. When its cluster is being
     /// deleted and has finalized, removing the last node pool removes the
@@ -276,6 +321,12 @@ pub trait HyperfleetApi {
     /// Errors: 401 `Unauthenticated`, 403 `PermissionDenied` (another team's
     /// cluster, or an adapter token), 404 `ClusterNotFound`, 404
     /// `NodePoolNotFound`, 409 `ResourceNotTerminating`, 503 `Unavailable`.
+    ///
+    /// With `If-Match`, the change happens only if the node pool's
+    /// `resource_version` is still the one given; otherwise the answer is 412
+    /// `PreconditionFailed` (its message names the current version) and
+    /// nothing changes. The answer carries the new `resource_version` as
+    /// `ETag`.
     #[endpoint {
         method = DELETE,
         path = "/api/hyperfleet/v1/clusters/{cluster}/nodepools/{nodepool}",
@@ -285,7 +336,8 @@ pub trait HyperfleetApi {
         rqctx: RequestContext<Self::Context>,
         path: PathParams<NodePoolPath>,
         query: QueryParams<DeleteParams>,
-    ) -> Result<Guarded<HttpResponseAccepted<NodePool>>, Error>;
+        headers: HeaderParams<PreconditionHeaders>,
+    ) -> Result<Guarded<HttpResponseHeaders<HttpResponseAccepted<NodePool>, ResourceHeaders>>, Error>;
 
     /// Report an adapter's status on a cluster.
     ///
@@ -364,6 +416,39 @@ pub trait HyperfleetApi {
         path: PathParams<NodePoolPath>,
     ) -> Result<Guarded<HttpResponseOk<AdapterStatusList>>, Error>;
 
+    /// Watch changes to clusters and node pools, as Server-Sent Events.
+    ///
+    /// The answer is a `text/event-stream` that stays open. One event per change, in order: `id:` the change's position (the
+    /// resource's new `resource_version`), `event:` `ADDED`, `MODIFIED` or
+    /// `DELETED` (at the hard delete; going `Terminating` is a `MODIFIED`),
+    /// `data:` one line of JSON, `{"kind": "Cluster" | "NodePool",
+    /// "object": <the resource as GET returned it after the change>}`.
+    /// A comment line (`: keep-alive`) every 15 s keeps idle streams open.
+    ///
+    /// `since` (or the `Last-Event-ID` header) resumes right after that
+    /// position with no gap and no repeat; without it the stream starts at
+    /// the present. The way to follow a set of resources without missing a
+    /// change: list them, then watch `since` the list's `resource_version`.
+    /// `kinds`, `labels`, `phase` and `name` narrow the events to resources
+    /// that match after the change. With authentication on, a member sees
+    /// only its teams' clusters and their node pools.
+    ///
+    /// The stream ends after `timeout_seconds` (default 300); reconnect
+    /// with `since` the last `id` received. The feed keeps at least the last
+    /// hour and at least the last 100 000 changes; an older `since` is 410
+    /// `ResourceVersionTooOld` (list again), and a stream that falls that
+    /// far behind is closed (its reconnection then gets the 410).
+    ///
+    /// Errors: 400 `BadRequest` (a bad, unknown or repeated query
+    /// parameter, named in `details`), 401 `Unauthenticated`, 410
+    /// `ResourceVersionTooOld`, 503 `Unavailable`.
+    #[endpoint { method = GET, path = "/api/hyperfleet/v1/events", tags = ["events"] }]
+    async fn event_watch(
+        rqctx: RequestContext<Self::Context>,
+        query: QueryParams<EventWatchParams>,
+        headers: HeaderParams<EventWatchHeaders>,
+    ) -> Result<Guarded<http::Response<dropshot::Body>>, Error>;
+
     /// Liveness: the process is up and serving. Needs no token.
     #[endpoint { method = GET, path = "/healthz", tags = ["health"] }]
     async fn health_live(
@@ -435,6 +520,7 @@ pub fn openapi_document() -> Result<serde_json::Value, String> {
         .json()
         .map_err(|e| format!("cannot serialize the OpenAPI document: {e}"))?;
     add_operation_examples(&mut document).map_err(|e| format!("cannot add examples: {e}"))?;
+    feed::describe_event_stream(&mut document);
     security::add_security(&mut document);
     Ok(document)
 }

@@ -97,6 +97,11 @@ pub struct NodePool {
     pub created_at: DateTime<Utc>,
     /// When anything about the node pool last changed, status included.
     pub updated_at: DateTime<Utc>,
+    /// Changes on every change to the node pool (spec, labels, status, deletion):
+    /// an opaque string, the position of that change in the change feed
+    /// (`GET /api/hyperfleet/v1/events`). Also sent as the `ETag` header
+    /// (quoted), and what `If-Match` compares against.
+    pub resource_version: String,
 }
 
 impl NodePool {
@@ -125,6 +130,7 @@ impl NodePool {
             },
             created_at: at,
             updated_at: at,
+            resource_version: "1".into(),
         }
     }
 }
@@ -142,4 +148,8 @@ pub struct NodePoolList {
     pub page: u32,
     /// The page size asked for.
     pub size: u32,
+    /// The change-feed position this list reflects: every change up to it
+    /// is in the list. Watch from it (`GET /api/hyperfleet/v1/events?since=`)
+    /// to follow what changes next without missing anything.
+    pub resource_version: String,
 }

@@ -25,6 +25,8 @@ pub mod cluster {
         pub conditions: String,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        /// The feed position of the row's last change (migration 000009).
+        pub resource_version: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -77,6 +79,8 @@ pub mod nodepool {
         pub conditions: String,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        /// The feed position of the row's last change (migration 000009).
+        pub resource_version: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -184,6 +188,86 @@ pub mod tombstone {
         /// That cluster's `team` label when it was deleted; `None` when it
         /// had none, or on tombstones older than migration 000006.
         pub team: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The one row holding the newest position of the change feed.
+pub mod feed_position {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "feed_position")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub position: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One change of a cluster or node pool, at its feed position.
+pub mod change {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "changes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub position: i64,
+        /// `Cluster` or `NodePool`.
+        pub kind: String,
+        /// `ADDED`, `MODIFIED` or `DELETED`.
+        pub event_type: String,
+        pub resource_id: Uuid,
+        /// The cluster the resource is or belongs to.
+        pub cluster_id: Uuid,
+        pub name: String,
+        pub phase: String,
+        /// The labels as a JSON object.
+        pub labels: String,
+        /// The owning cluster's `team` label at the change.
+        pub team: Option<String>,
+        /// The resource as GET returned it after the change, as JSON.
+        pub object: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A create sent with an `Idempotency-Key`, and its answer once done.
+pub mod idempotency_key {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "idempotency_keys")]
+    pub struct Model {
+        /// Who sent it: the token's subject, or empty without `--auth`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub scope: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        /// SHA-256 of the operation, its path and its body, in hex.
+        pub request_hash: String,
+        /// `in_flight` or `done`.
+        pub state: String,
+        pub status: Option<i32>,
+        /// The answer's body, once done.
+        pub response: Option<String>,
+        /// When the request was (last) taken on.
+        pub created_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

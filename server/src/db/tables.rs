@@ -21,6 +21,8 @@ pub struct ResourceColumns<C> {
     pub conditions: C,
     pub created_at: C,
     pub updated_at: C,
+    /// The feed position of the row's last change.
+    pub resource_version: C,
 }
 
 /// The label table of one resource kind: one row per label, so a label
@@ -44,6 +46,7 @@ pub const CLUSTERS: ResourceColumns<cluster::Column> = ResourceColumns {
     conditions: cluster::Column::Conditions,
     created_at: cluster::Column::CreatedAt,
     updated_at: cluster::Column::UpdatedAt,
+    resource_version: cluster::Column::ResourceVersion,
 };
 
 pub const CLUSTER_LABELS: LabelColumns<cluster_label::Entity> = LabelColumns {
@@ -64,6 +67,7 @@ pub const NODEPOOLS: ResourceColumns<nodepool::Column> = ResourceColumns {
     conditions: nodepool::Column::Conditions,
     created_at: nodepool::Column::CreatedAt,
     updated_at: nodepool::Column::UpdatedAt,
+    resource_version: nodepool::Column::ResourceVersion,
 };
 
 pub const NODEPOOL_LABELS: LabelColumns<nodepool_label::Entity> = LabelColumns {

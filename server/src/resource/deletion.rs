@@ -13,10 +13,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::access::TEAM_LABEL;
 use crate::context::ServerContext;
 use crate::db::entities::{adapter_status, cluster, nodepool, resource_condition, tombstone};
 use crate::error::ServiceError;
+use crate::resource::feed::{self, Event};
 use crate::resource::row::{Kind, Row, Target, now};
 use crate::resource::settle;
 
@@ -151,7 +151,19 @@ async fn hard_delete_cluster(
         .into_tuple()
         .all(txn)
         .await?;
-    let team = cluster_team(txn, cluster_id).await?;
+    let team = feed::cluster_team(txn, cluster_id).await?;
+    // The feed says goodbye with each one's last state: pools, then cluster.
+    let mut rows = nodepool::Entity::find()
+        .filter(nodepool::Column::ClusterId.eq(cluster_id))
+        .all(txn)
+        .await?;
+    rows.sort_by_key(|row| (row.created_at, row.id));
+    for row in &mut rows {
+        feed::record(txn, row, Event::Deleted, now).await?;
+    }
+    if let Some(mut row) = cluster::Entity::find_by_id(cluster_id).one(txn).await? {
+        feed::record(txn, &mut row, Event::Deleted, now).await?;
+    }
     adapter_status::Entity::delete_many()
         .filter(adapter_status::Column::ClusterId.eq(cluster_id))
         .exec(txn)
@@ -180,18 +192,6 @@ async fn hard_delete_cluster(
     Ok(())
 }
 
-/// The `team` label of a cluster, for its tombstones: who may later be told
-/// that it was deleted.
-async fn cluster_team(
-    txn: &impl ConnectionTrait,
-    cluster_id: Uuid,
-) -> Result<Option<String>, ServiceError> {
-    let Some(row) = cluster::Entity::find_by_id(cluster_id).one(txn).await? else {
-        return Ok(None);
-    };
-    Ok(row.labels()?.remove(TEAM_LABEL))
-}
-
 async fn hard_delete_nodepool(
     txn: &impl ConnectionTrait,
     cluster_id: Uuid,
@@ -200,7 +200,10 @@ async fn hard_delete_nodepool(
 ) -> Result<(), ServiceError> {
     // Before the node pool goes: its cluster outlives it, but read it here
     // so the tombstone is complete whatever happens next.
-    let team = cluster_team(txn, cluster_id).await?;
+    let team = feed::cluster_team(txn, cluster_id).await?;
+    if let Some(mut row) = nodepool::Entity::find_by_id(nodepool_id).one(txn).await? {
+        feed::record(txn, &mut row, Event::Deleted, now).await?;
+    }
     adapter_status::Entity::delete_many()
         .filter(adapter_status::Column::ResourceId.eq(nodepool_id))
         .exec(txn)

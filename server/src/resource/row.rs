@@ -59,6 +59,9 @@ pub trait Row: Clone + Send + Sync + 'static {
     fn phase_message(&self) -> &str;
     fn phase_changed_at(&self) -> DateTime<Utc>;
     fn conditions_text(&self) -> &str;
+    /// The feed position of the row's last change.
+    fn resource_version(&self) -> i64;
+    fn set_resource_version(&mut self, position: i64);
     fn bump_generation(&mut self);
     fn set_labels_text(&mut self, text: String);
     fn set_phase(&mut self, phase: Phase, message: String, changed_at: DateTime<Utc>);
@@ -113,6 +116,12 @@ macro_rules! row {
             }
             fn conditions_text(&self) -> &str {
                 &self.conditions
+            }
+            fn resource_version(&self) -> i64 {
+                self.resource_version
+            }
+            fn set_resource_version(&mut self, position: i64) {
+                self.resource_version = position;
             }
             fn bump_generation(&mut self) {
                 self.generation += 1;

@@ -17,10 +17,12 @@ use crate::aggregation::AdapterGraph;
 use crate::context::ServerContext;
 use crate::db::entities::{adapter_status, cluster, nodepool, resource_condition};
 use crate::error::ServiceError;
+use crate::resource::feed::{self, Event};
 use crate::resource::phase::{
     ConditionInputs, adapter_phase, all_complete, resource_conditions, resource_phase,
 };
 use crate::resource::row::{Kind, Row, Target, now, resource_conditions_to_text};
+use crate::resource::wire::Wire;
 
 /// The phase and conditions a change left a resource in.
 #[derive(Clone, Debug)]
@@ -31,6 +33,9 @@ pub struct Settled {
     /// Every required adapter is complete (finalized, when terminating).
     pub done: bool,
     pub conditions: Vec<ResourceCondition>,
+    /// The feed position of this change: the resource's new
+    /// `resource_version`.
+    pub resource_version: i64,
 }
 
 impl Settled {
@@ -40,6 +45,7 @@ impl Settled {
         row.set_phase(self.phase, self.message.clone(), self.changed_at);
         row.set_conditions_text(resource_conditions_to_text(&self.conditions)?);
         row.set_updated_at(now);
+        row.set_resource_version(self.resource_version);
         Ok(())
     }
 }
@@ -216,26 +222,31 @@ pub async fn save_resource_phase(
     if statuses_moved {
         index_conditions(txn, target.id, &conditions).await?;
     }
-    let settled = Settled {
+    let mut settled = Settled {
         phase,
         message,
         changed_at,
         done,
         conditions,
+        resource_version: 0,
     };
-    match target.kind {
+    // Every change to a resource passes here after its other columns are
+    // written: the one place it gets its feed position.
+    settled.resource_version = match target.kind {
         Kind::Cluster => write_phase::<cluster::Model>(txn, target.id, &settled, now).await?,
         Kind::NodePool => write_phase::<nodepool::Model>(txn, target.id, &settled, now).await?,
-    }
+    };
     Ok(settled)
 }
 
-async fn write_phase<R: Row>(
+/// Write the settled phase and conditions, and record the change in the
+/// feed; the resource's new `resource_version`.
+async fn write_phase<R: Wire>(
     txn: &impl ConnectionTrait,
     id: Uuid,
     settled: &Settled,
     now: DateTime<Utc>,
-) -> Result<(), ServiceError> {
+) -> Result<i64, ServiceError> {
     let columns = &R::COLUMNS;
     R::Entity::update_many()
         .col_expr(columns.phase, Expr::value(settled.phase.as_str()))
@@ -249,7 +260,7 @@ async fn write_phase<R: Row>(
         .filter(columns.id.eq(id))
         .exec(txn)
         .await?;
-    Ok(())
+    feed::record_stored::<R>(txn, id, Event::Modified, now).await
 }
 
 /// Every adapter's latest report on the resource `resource_id`, by name.
