@@ -16,6 +16,7 @@ use crate::context::ServerContext;
 use crate::db::entities::{cluster, nodepool};
 use crate::db::filter;
 use crate::db::tables::{CLUSTER_LABELS, CLUSTERS};
+use crate::db::tally::{self, Tally};
 use crate::db::write_transaction;
 use crate::error::ServiceError;
 use crate::resource::reference::{Lookup, lookup};
@@ -151,7 +152,21 @@ pub async fn list(
         }
         cluster::Entity::find().filter(condition)
     });
-    let (rows, total) = page::fetch(ctx, matching, query.page).await?;
+    // A team's view is a subset the kept totals know nothing of.
+    let tally = match caller.scope().condition(cluster::Column::Id) {
+        Some(_) => None,
+        None => filter::tally_terms(
+            ctx.db.get_database_backend(),
+            filter::Search::Indexed,
+            &query.common,
+            &exact,
+        )
+        .map(|terms| Tally {
+            kind: tally::Kind::Cluster,
+            terms,
+        }),
+    };
+    let (rows, total) = page::fetch(ctx, matching, tally, query.page).await?;
     Ok(ClusterList {
         kind: ClusterListKind::ClusterList,
         items: rows.into_iter().map(to_wire).collect::<Result<_, _>>()?,

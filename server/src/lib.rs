@@ -77,6 +77,8 @@ pub struct RunningServer {
     listener: Listener,
     local_addr: SocketAddr,
     db: DatabaseConnection,
+    /// Folds the list totals' deltas (PostgreSQL only; `db::tally`).
+    folding: Option<db::tally::Folding>,
 }
 
 impl RunningServer {
@@ -87,6 +89,7 @@ impl RunningServer {
 
     /// Stop accepting, let in-flight requests finish, close the pool.
     pub async fn stop(self) -> Result<(), String> {
+        drop(self.folding);
         self.listener.stop().await;
         self.db.close().await.map_err(|e| e.to_string())
     }
@@ -180,10 +183,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         body_timeout_s = limits.body_timeout.as_secs_f64(),
         "listening"
     );
+    let folding = (db.get_database_backend() == sea_orm::DbBackend::Postgres)
+        .then(|| db::tally::spawn_folding(db.clone()));
     let listener = Listener::spawn(parts, limits, tokens, operations);
     Ok(RunningServer {
         listener,
         local_addr,
         db,
+        folding,
     })
 }

@@ -5,6 +5,7 @@
 pub mod entities;
 pub mod filter;
 pub mod tables;
+pub mod tally;
 
 use std::time::{Duration, Instant};
 

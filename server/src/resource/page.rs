@@ -1,6 +1,9 @@
 //! One page of any resource kind's list, and how many match in all: two
-//! statements, a `COUNT(*)` and the page, both filtered in SQL, oldest
-//! first (`created_at`, then `id`, so pages never overlap).
+//! statements, the total and the page, both filtered in SQL, oldest first
+//! (`created_at`, then `id`, so pages never overlap). The total is a
+//! `COUNT(*)` of the matches, or, on PostgreSQL for a filter of at most one
+//! search term, the sum PostgreSQL keeps for it (`db::tally`), which costs
+//! the same however many rows match.
 //!
 //! What keeps a list from holding the database (docs/filters.md, "Cost"):
 //! - a filter that cannot match (`db::filter::fold_labels`) is answered
@@ -21,15 +24,18 @@ use sea_orm::{
 };
 
 use crate::context::ServerContext;
+use crate::db::tally::{self, Tally};
 use crate::db::{CancelOnDrop, Running, count};
 use crate::error::ServiceError;
 use crate::resource::row::Row;
 
 /// The rows of `page` among `matching` (`None`: a filter nothing matches),
-/// and the number of all matches.
+/// and the number of all matches: read from `tally` when given, which must
+/// then count exactly the rows `matching` selects.
 pub async fn fetch<R: Row>(
     ctx: &ServerContext,
     matching: Option<Select<R::Entity>>,
+    tally: Option<Tally>,
     page: Page,
 ) -> Result<(Vec<R>, u64), ServiceError> {
     let Some(matching) = matching else {
@@ -43,9 +49,9 @@ pub async fn fetch<R: Row>(
             Err(_) => return Err(ServiceError::Busy),
         };
     if ctx.db.get_database_backend() != DbBackend::Postgres {
-        return count_and_page(&ctx.db, matching, page).await;
+        return count_and_page(&ctx.db, matching, tally, page).await;
     }
-    fetch_cancellable(&ctx.db, matching, page).await
+    fetch_cancellable(&ctx.db, matching, tally, page).await
 }
 
 /// [`count_and_page`] in a transaction whose statement is cancelled if this
@@ -53,11 +59,12 @@ pub async fn fetch<R: Row>(
 async fn fetch_cancellable<R: Row>(
     db: &DatabaseConnection,
     matching: Select<R::Entity>,
+    tally: Option<Tally>,
     page: Page,
 ) -> Result<(Vec<R>, u64), ServiceError> {
     let txn = db.begin().await?;
     let guard = CancelOnDrop::new(db, Running::of(&txn).await?);
-    let answer = count_and_page(&txn, matching, page).await;
+    let answer = count_and_page(&txn, matching, tally, page).await;
     // Dropped here on an error, the transaction rolls back; it only read.
     if answer.is_ok() {
         txn.commit().await?;
@@ -69,9 +76,13 @@ async fn fetch_cancellable<R: Row>(
 async fn count_and_page<R: Row>(
     db: &impl ConnectionTrait,
     matching: Select<R::Entity>,
+    tally: Option<Tally>,
     page: Page,
 ) -> Result<(Vec<R>, u64), ServiceError> {
-    let total = count(db, matching.clone()).await?;
+    let total = match &tally {
+        Some(tally) => tally::total(db, tally).await?,
+        None => count(db, matching.clone()).await?,
+    };
     // Past the last match there is nothing to fetch.
     if page.offset() >= total {
         return Ok((Vec::new(), total));
