@@ -16,7 +16,6 @@ use crate::context::ServerContext;
 use crate::db::entities::{cluster, nodepool};
 use crate::db::filter;
 use crate::db::tables::{CLUSTER_LABELS, CLUSTERS};
-use crate::db::tally::{self, Tally};
 use crate::db::write_transaction;
 use crate::error::ServiceError;
 use crate::resource::reference::{Lookup, lookup};
@@ -152,21 +151,14 @@ pub async fn list(
         }
         cluster::Entity::find().filter(condition)
     });
-    // A team's view is a subset the kept totals know nothing of.
-    let tally = match caller.scope().condition(cluster::Column::Id) {
-        Some(_) => None,
-        None => filter::tally_terms(
-            ctx.db.get_database_backend(),
-            filter::Search::Indexed,
-            &query.common,
-            &exact,
-        )
-        .map(|terms| Tally {
-            kind: tally::Kind::Cluster,
-            terms,
-        }),
-    };
-    let (rows, total) = page::fetch(ctx, matching, tally, query.page).await?;
+    let total = page::Total::of(
+        ctx.db.get_database_backend(),
+        filter::Search::Indexed,
+        &query.common,
+        &exact,
+        caller.scope().condition(cluster::Column::Id).is_some(),
+    );
+    let (rows, total) = page::fetch(ctx, matching, total, query.page).await?;
     Ok(ClusterList {
         kind: ClusterListKind::ClusterList,
         items: rows.into_iter().map(to_wire).collect::<Result<_, _>>()?,

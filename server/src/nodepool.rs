@@ -19,7 +19,6 @@ use crate::context::ServerContext;
 use crate::db::entities::nodepool;
 use crate::db::filter;
 use crate::db::tables::{NODEPOOL_LABELS, NODEPOOLS};
-use crate::db::tally::{self, Tally};
 use crate::db::write_transaction;
 use crate::error::ServiceError;
 use crate::resource::reference::{Lookup, lookup};
@@ -191,21 +190,14 @@ async fn list_matching(
         }
         nodepool::Entity::find().filter(condition)
     });
-    // A team's view is a subset the kept totals know nothing of.
-    let tally = match scope.condition(nodepool::Column::ClusterId) {
-        Some(_) => None,
-        None => filter::tally_terms::<nodepool::Column>(
-            ctx.db.get_database_backend(),
-            how,
-            &query.common,
-            &[],
-        )
-        .map(|terms| Tally {
-            kind: tally::Kind::NodePool,
-            terms,
-        }),
-    };
-    let (rows, total) = page::fetch(ctx, matching, tally, query.page).await?;
+    let total = page::Total::of::<nodepool::Column>(
+        ctx.db.get_database_backend(),
+        how,
+        &query.common,
+        &[],
+        scope.condition(nodepool::Column::ClusterId).is_some(),
+    );
+    let (rows, total) = page::fetch(ctx, matching, total, query.page).await?;
     Ok(NodePoolList {
         kind: NodePoolListKind::NodePoolList,
         items: rows.into_iter().map(to_wire).collect::<Result<_, _>>()?,

@@ -4,7 +4,9 @@
 //! is asked both ways (a `name=*` glob matches every name and makes the
 //! server count) after creates, label changes, phase changes, deletion and
 //! hard deletion, with writers running at once, before and after the kept
-//! totals are folded.
+//! totals are folded. Lists of several terms, which PostgreSQL counts in
+//! the same statement that picks the page, are paged through and must
+//! give the whole list's order, filtered.
 
 use std::time::Duration;
 
@@ -68,6 +70,60 @@ async fn check_totals(server: &TestServer, when: &str) {
             (expected, expected),
             "{when}: {path}?{query} (kept, counted)"
         );
+    }
+}
+
+/// Filters of several terms and what they select, as a test of a listed
+/// cluster.
+type Selects = fn(&types::Cluster) -> bool;
+
+fn label_is(cluster: &types::Cluster, key: &str, value: &str) -> bool {
+    cluster.labels.get(key).map(String::as_str) == Some(value)
+}
+
+const INTERSECTIONS: [(&str, Selects); 4] = [
+    ("labels=env:dev,team", |c| {
+        label_is(c, "env", "dev") && c.labels.contains_key("team")
+    }),
+    ("labels=env:dev&provider=gcp", |c| {
+        label_is(c, "env", "dev") && c.spec.provider.as_str() == "gcp"
+    }),
+    ("labels=env:dev&phase=Ready,Not Ready", |c| {
+        label_is(c, "env", "dev")
+            && matches!(c.status.phase, types::Phase::Ready | types::Phase::NotReady)
+    }),
+    ("provider=aws&region=eu-west1&phase=Terminating", |c| {
+        c.spec.provider.as_str() == "aws"
+            && c.spec.region.as_str() == "eu-west1"
+            && c.status.phase == types::Phase::Terminating
+    }),
+];
+
+/// Each intersection, read two at a time up to a page past the end, gives
+/// the whole list's clusters that it selects, in the whole list's order,
+/// and the same total on every page.
+async fn check_pages(server: &TestServer, when: &str) {
+    let whole: types::ClusterList = get_json(server, &format!("{CLUSTERS}?size=100")).await;
+    for (query, selects) in INTERSECTIONS {
+        let expected: Vec<&str> = whole
+            .items
+            .iter()
+            .filter(|c| selects(c))
+            .map(|c| c.name.as_str())
+            .collect();
+        assert!(!expected.is_empty(), "{query} selects some clusters");
+        let mut paged = Vec::new();
+        for page in 1..=expected.len().div_ceil(2) + 1 {
+            let list: types::ClusterList =
+                get_json(server, &format!("{CLUSTERS}?{query}&size=2&page={page}")).await;
+            assert_eq!(
+                list.total,
+                expected.len() as u64,
+                "{when}: {query} page {page}"
+            );
+            paged.extend(list.items.into_iter().map(|c| c.name));
+        }
+        assert_eq!(paged, expected, "{when}: {query}");
     }
 }
 
@@ -145,6 +201,7 @@ async fn totals_agree_with_the_rows_through_every_change(server: TestServer) {
     expect_cluster_deleted(&server.client, gone.id).await;
 
     check_totals(&server, "as written").await;
+    check_pages(&server, "as written").await;
 
     if server.backend == Backend::Postgres {
         // Once the server has folded the deltas into the kept totals, the
@@ -167,5 +224,6 @@ async fn totals_agree_with_the_rows_through_every_change(server: TestServer) {
         )
         .await;
         check_totals(&server, "folded").await;
+        check_pages(&server, "folded").await;
     }
 }

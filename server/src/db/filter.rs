@@ -255,6 +255,12 @@ pub fn tally_terms<C>(
     }
 }
 
+/// Whether `filter` and `exact` ask for any search term (PostgreSQL), that
+/// is whether the matches are found through the search index.
+pub fn has_search_terms<C>(filter: &CommonFilter, exact: &[Exact<'_, C>]) -> bool {
+    !filter.labels.is_empty() || !filter.phases.is_empty() || !exact.is_empty()
+}
+
 /// Rows whose `cluster_id` column (a cluster's id, or a node pool's
 /// cluster) names a cluster whose label `key` is one of `values`.
 pub fn cluster_label_in<C: ColumnTrait>(cluster_id: C, key: &str, values: &[String]) -> Condition {

@@ -8,31 +8,6 @@ use std::time::Duration;
 use crate::db::filter;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait};
 
-/// Rows a kind's totals are kept under (the triggers' argument).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Cluster,
-    NodePool,
-}
-
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Kind::Cluster => "Cluster",
-            Kind::NodePool => "NodePool",
-        }
-    }
-}
-
-/// A list total read from the kept totals: how many rows of `kind` hold
-/// any of `terms`, which no row holds two of (one term, the phases of a
-/// phase set, or `*` for every row).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Tally {
-    pub kind: Kind,
-    pub terms: Vec<String>,
-}
-
 /// The term every row holds.
 pub const EVERY_ROW: &str = "*";
 
@@ -51,19 +26,18 @@ const FOLDS_PER_VACUUM: u32 = 60;
 /// database one folds at a time ("HFTALLY" in ASCII).
 const FOLD_LOCK: i64 = 0x48_46_54_41_4c_4c_59;
 
-/// How many rows `tally` counts, exactly, in the reading statement's
+/// How many rows of `kind` (`Cluster`, `NodePool`: the triggers' argument)
+/// hold any of `terms`, of which no row may hold two (one term, the phases
+/// of a phase set, or [`EVERY_ROW`]); exact, in the reading statement's
 /// snapshot: the kept totals plus the deltas not yet folded into them, in
 /// one statement, so a fold committing meanwhile is seen whole or not at
 /// all.
-pub async fn total(db: &impl ConnectionTrait, tally: &Tally) -> Result<u64, DbErr> {
+pub async fn total(db: &impl ConnectionTrait, kind: &str, terms: &[String]) -> Result<u64, DbErr> {
     let statement = Statement::from_sql_and_values(
         db.get_database_backend(),
         "SELECT (coalesce((SELECT sum(n) FROM search_totals WHERE kind = $1 AND term = ANY(CAST($2 AS text[]))), 0) \
          + coalesce((SELECT sum(delta) FROM search_tally WHERE kind = $1 AND term = ANY(CAST($2 AS text[]))), 0))::bigint",
-        [
-            tally.kind.as_str().into(),
-            filter::array_literal(&tally.terms).into(),
-        ],
+        [kind.into(), filter::array_literal(terms).into()],
     );
     let row = db
         .query_one_raw(statement)
