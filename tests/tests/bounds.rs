@@ -42,7 +42,7 @@ async fn start(backend: Backend) -> Option<TestServer> {
 async fn a_statement_over_the_timeout_is_503_and_the_pool_recovers(server: TestServer) {
     let lock = server.lock_table("clusters").await;
     // More requests at once than the pool has connections (8 on
-    // PostgreSQL, 4 on SQLite): each waits for the lock until the timeout
+    // PostgreSQL here, 8 on SQLite): each waits for the lock until the timeout
     // stops it, and its connection must serve the next one.
     let attempts: Vec<_> = (0..12)
         .map(|i| {
