@@ -9,8 +9,8 @@ mod m20261126_000005_list_filter_indexes;
 mod m20261127_000006_resource_conditions;
 mod m20261130_000007_tombstone_owner;
 mod m20261130_000008_search_terms;
-mod m20261130_000009_search_tally;
-mod m20261130_000010_search_index_without_pending_list;
+mod m20261130_000010_search_tally;
+mod m20261130_000011_search_index_without_pending_list;
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -29,8 +29,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000006_resource_conditions::Migration),
             Box::new(m20261130_000007_tombstone_owner::Migration),
             Box::new(m20261130_000008_search_terms::Migration),
-            Box::new(m20261130_000009_search_tally::Migration),
-            Box::new(m20261130_000010_search_index_without_pending_list::Migration),
+            Box::new(m20261130_000010_search_tally::Migration),
+            Box::new(m20261130_000011_search_index_without_pending_list::Migration),
         ]
     }
 }

@@ -1,5 +1,5 @@
 //! Totals kept by PostgreSQL for the lists that ask for at most one search
-//! term (migration 000009 explains the tables and why they only grow by
+//! term (migration 000010 explains the tables and why they only grow by
 //! inserts): reading one, and folding the inserted deltas into the kept
 //! totals so that a read stays a sum over a handful of rows.
 
