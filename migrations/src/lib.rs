@@ -10,6 +10,8 @@ mod m20261127_000006_resource_conditions;
 mod m20261130_000007_tombstone_owner;
 mod m20261130_000008_search_terms;
 mod m20261130_000009_change_feed;
+mod m20261130_000010_search_tally;
+mod m20261130_000011_search_index_without_pending_list;
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -29,6 +31,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_tombstone_owner::Migration),
             Box::new(m20261130_000008_search_terms::Migration),
             Box::new(m20261130_000009_change_feed::Migration),
+            Box::new(m20261130_000010_search_tally::Migration),
+            Box::new(m20261130_000011_search_index_without_pending_list::Migration),
         ]
     }
 }

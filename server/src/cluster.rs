@@ -189,7 +189,14 @@ pub async fn list(
     });
     // Read before the list, so every change up to it is in the list.
     let position = feed::head(&ctx.db).await?;
-    let (rows, total) = page::fetch::<cluster::Model>(ctx, matching, query.page).await?;
+    let total = page::Total::of(
+        ctx.db.get_database_backend(),
+        filter::Search::Indexed,
+        &query.common,
+        &exact,
+        caller.scope().condition(cluster::Column::Id).is_some(),
+    );
+    let (rows, total) = page::fetch::<cluster::Model>(ctx, matching, total, query.page).await?;
     Ok(ClusterList {
         kind: ClusterListKind::ClusterList,
         items: rows.iter().map(Wire::to_wire).collect::<Result<_, _>>()?,

@@ -81,7 +81,8 @@ pub struct RunningServer {
     listener: Listener,
     local_addr: SocketAddr,
     db: DatabaseConnection,
-    /// Following the feed's head and trimming the feed.
+    /// Following the feed's head, trimming the feed and, on PostgreSQL,
+    /// folding the list totals' deltas (`db::tally`).
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -152,7 +153,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let tokens = config.auth.clone();
     let head = events::follow_start(&db).await?;
     let (head_sender, feed_head) = tokio::sync::watch::channel(head);
-    let background = vec![
+    let mut background = vec![
         tokio::spawn(events::follow_head(db.clone(), head_sender)),
         tokio::spawn(events::trim(db.clone(), config.retention)),
     ];
@@ -204,6 +205,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         body_timeout_s = limits.body_timeout.as_secs_f64(),
         "listening"
     );
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        background.push(db::tally::spawn_folding(db.clone()));
+    }
     let listener = Listener::spawn(parts, limits, tokens, operations);
     Ok(RunningServer {
         listener,

@@ -234,7 +234,14 @@ async fn list_matching(
     });
     // Read before the list, so every change up to it is in the list.
     let position = feed::head(&ctx.db).await?;
-    let (rows, total) = page::fetch::<nodepool::Model>(ctx, matching, query.page).await?;
+    let total = page::Total::of::<nodepool::Column>(
+        ctx.db.get_database_backend(),
+        how,
+        &query.common,
+        &[],
+        scope.condition(nodepool::Column::ClusterId).is_some(),
+    );
+    let (rows, total) = page::fetch::<nodepool::Model>(ctx, matching, total, query.page).await?;
     Ok(NodePoolList {
         kind: NodePoolListKind::NodePoolList,
         items: rows.iter().map(Wire::to_wire).collect::<Result<_, _>>()?,

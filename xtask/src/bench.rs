@@ -675,9 +675,9 @@ enum ScenarioKind {
 }
 
 /// The columns of a cluster row, as the server selects them.
-const COLUMNS: &str = r#""clusters"."id", "clusters"."name", "clusters"."generation", "clusters"."provider", "clusters"."region", "clusters"."node_count", "clusters"."labels", "clusters"."phase", "clusters"."phase_message", "clusters"."phase_changed_at", "clusters"."created_at", "clusters"."updated_at""#;
+const COLUMNS: &str = r#""clusters"."id", "clusters"."name", "clusters"."generation", "clusters"."provider", "clusters"."region", "clusters"."node_count", "clusters"."labels", "clusters"."phase", "clusters"."phase_message", "clusters"."phase_changed_at", "clusters"."created_at", "clusters"."updated_at", "clusters"."conditions""#;
 /// The columns of a node-pool row, as the server selects them.
-const POOL_COLUMNS: &str = r#""nodepools"."id", "nodepools"."cluster_id", "nodepools"."name", "nodepools"."generation", "nodepools"."node_count", "nodepools"."machine_type", "nodepools"."labels", "nodepools"."phase", "nodepools"."phase_message", "nodepools"."phase_changed_at", "nodepools"."created_at", "nodepools"."updated_at""#;
+const POOL_COLUMNS: &str = r#""nodepools"."id", "nodepools"."cluster_id", "nodepools"."name", "nodepools"."generation", "nodepools"."node_count", "nodepools"."machine_type", "nodepools"."labels", "nodepools"."phase", "nodepools"."phase_message", "nodepools"."phase_changed_at", "nodepools"."created_at", "nodepools"."updated_at", "nodepools"."conditions""#;
 
 const J3: &str = "clusters?labels=environment:production,team:platform&phase=Ready\
                   &provider=gcp&region=us-east1&size=10";
@@ -690,6 +690,11 @@ const POOLS_OF_ONE: &str = "clusters/bench-7/nodepools?labels=environment:produc
 fn scenarios(fleet: &Fleet) -> Vec<Scenario> {
     let contains = |table: &str| format!(r#""{table}"."search" @> (CAST(:terms AS text[]))"#);
     let overlap = r#""clusters"."search" && (CAST(:any AS text[]))"#;
+    // One cluster's pools: the terms checked on its rows, off the index
+    // (`filter::Search::OnRows`).
+    let on_rows = r#"(("nodepools"."search" || '{}'::text[])) @> (CAST(:terms AS text[]))"#;
+    let of_bench_7 =
+        r#""nodepools"."cluster_id" = (SELECT id FROM clusters WHERE name = 'bench-7')"#;
     let clusters = fleet.clusters;
     let mut all = vec![
         Scenario {
@@ -707,7 +712,7 @@ fn scenarios(fleet: &Fleet) -> Vec<Scenario> {
             name: "j3",
             title: "J3 labels=environment:production,team:platform&phase=Ready&provider=gcp&region=us-east1",
             kind: ScenarioKind::List { path: J3 },
-            pgbench_script: list_script("clusters", COLUMNS, &contains("clusters")),
+            pgbench_script: list_with_ids_script("clusters", COLUMNS, &contains("clusters")),
             pgbench_vars: vec![(
                 "terms",
                 r#"{"label:environment=production","label:team=platform","phase:Ready","provider:gcp","region:us-east1"}"#
@@ -718,21 +723,26 @@ fn scenarios(fleet: &Fleet) -> Vec<Scenario> {
             name: "one-label",
             title: "labels=environment:production (28 %)",
             kind: ScenarioKind::List { path: ONE_LABEL },
-            pgbench_script: list_script("clusters", COLUMNS, &contains("clusters")),
+            pgbench_script: list_script(
+                "clusters",
+                COLUMNS,
+                &contains("clusters"),
+                &kept_total("Cluster", ":terms"),
+            ),
             pgbench_vars: vec![("terms", r#"{"label:environment=production"}"#.into())],
         },
         Scenario {
             name: "unfiltered",
             title: "unfiltered page",
             kind: ScenarioKind::List { path: UNFILTERED },
-            pgbench_script: list_script("clusters", COLUMNS, "TRUE"),
-            pgbench_vars: Vec::new(),
+            pgbench_script: list_script("clusters", COLUMNS, "TRUE", &kept_total("Cluster", ":every")),
+            pgbench_vars: vec![("every", "{*}".into())],
         },
         Scenario {
             name: "sentinel",
             title: "sentinel phase=Pending,Not Ready",
             kind: ScenarioKind::List { path: SENTINEL },
-            pgbench_script: list_script("clusters", COLUMNS, overlap),
+            pgbench_script: list_script("clusters", COLUMNS, overlap, &kept_total("Cluster", ":any")),
             pgbench_vars: vec![("any", r#"{"phase:Pending","phase:Not Ready"}"#.into())],
         },
     ];
@@ -743,7 +753,12 @@ fn scenarios(fleet: &Fleet) -> Vec<Scenario> {
             kind: ScenarioKind::List {
                 path: POOLS_ONE_LABEL,
             },
-            pgbench_script: list_script("nodepools", POOL_COLUMNS, &contains("nodepools")),
+            pgbench_script: list_script(
+                "nodepools",
+                POOL_COLUMNS,
+                &contains("nodepools"),
+                &kept_total("NodePool", ":terms"),
+            ),
             pgbench_vars: vec![("terms", r#"{"label:environment=production"}"#.into())],
         });
         all.push(Scenario {
@@ -755,10 +770,8 @@ fn scenarios(fleet: &Fleet) -> Vec<Scenario> {
                 list_script(
                     "nodepools",
                     POOL_COLUMNS,
-                    &format!(
-                        "{} AND \"nodepools\".\"cluster_id\" = (SELECT id FROM clusters WHERE name = 'bench-7')",
-                        contains("nodepools")
-                    )
+                    &format!("{on_rows} AND {of_bench_7}"),
+                    &format!("SELECT COUNT(*) FROM \"nodepools\" WHERE {on_rows} AND {of_bench_7}"),
                 )
             ),
             pgbench_vars: vec![("terms", r#"{"label:environment=production"}"#.into())],
@@ -768,14 +781,41 @@ fn scenarios(fleet: &Fleet) -> Vec<Scenario> {
 }
 
 /// The statements of one list request on PostgreSQL: the transaction whose
-/// backend a disconnect would cancel, the count, the page.
-fn list_script(table: &str, columns: &str, filter: &str) -> String {
+/// backend a disconnect would cancel, the total (`total`), the page.
+fn list_script(table: &str, columns: &str, filter: &str, total: &str) -> String {
     format!(
         "BEGIN;\n\
          SELECT pg_backend_pid() AS pid, now() AS xact_start;\n\
-         SELECT COUNT(*) FROM \"{table}\" WHERE {filter};\n\
+         {total};\n\
          SELECT {columns} FROM \"{table}\" WHERE {filter} ORDER BY \
          \"{table}\".\"created_at\" ASC, \"{table}\".\"id\" ASC LIMIT 10 OFFSET 0;\n\
+         COMMIT;\n"
+    )
+}
+
+/// The server's read of a total PostgreSQL keeps (`db::tally`) for the
+/// terms in the pgbench variable `terms` (`:name`).
+fn kept_total(kind: &str, terms: &str) -> String {
+    format!(
+        "SELECT (coalesce((SELECT sum(n) FROM search_totals WHERE kind = '{kind}' \
+         AND term = ANY(CAST({terms} AS text[]))), 0) + coalesce((SELECT sum(delta) \
+         FROM search_tally WHERE kind = '{kind}' AND term = ANY(CAST({terms} AS text[]))), 0))::bigint"
+    )
+}
+
+/// The statements of a list whose matches are counted in the statement
+/// that picks the page's ids (an intersection of search terms), then the
+/// page's rows by id.
+fn list_with_ids_script(table: &str, columns: &str, filter: &str) -> String {
+    format!(
+        "BEGIN;\n\
+         SELECT pg_backend_pid() AS pid, now() AS xact_start;\n\
+         SELECT COUNT(*) AS total, coalesce(array_to_string(trim_array(array_agg(id ORDER BY \
+         created_at, id), greatest(COUNT(*) - 10, 0)::int), ','), '') AS ids FROM \"{table}\" \
+         WHERE {filter} \\gset\n\
+         SELECT {columns} FROM \"{table}\" WHERE \"{table}\".\"id\" = \
+         ANY(CAST(string_to_array(:ids, ',') AS uuid[])) ORDER BY \
+         \"{table}\".\"created_at\" ASC, \"{table}\".\"id\" ASC;\n\
          COMMIT;\n"
     )
 }

@@ -88,9 +88,15 @@ fn label_term(key: &str, value: Option<&str>) -> String {
 /// terms, and sea-query's custom expressions cannot hold `ARRAY[...]`
 /// (brackets read as quoted identifiers).
 fn text_array(terms: Vec<String>) -> SimpleExpr {
-    let quoted: Vec<String> = terms.iter().map(|term| format!("\"{term}\"")).collect();
     // PostgreSQL only, where sea-query numbers placeholders `$N`.
-    Expr::cust_with_values("CAST($1 AS text[])", [format!("{{{}}}", quoted.join(","))])
+    Expr::cust_with_values("CAST($1 AS text[])", [array_literal(&terms)])
+}
+
+/// `terms` as the text of a PostgreSQL array (`{"a","b"}`); see
+/// [`text_array`] for why nothing needs escaping.
+pub fn array_literal(terms: &[String]) -> String {
+    let quoted: Vec<String> = terms.iter().map(|term| format!("\"{term}\"")).collect();
+    format!("{{{}}}", quoted.join(","))
 }
 
 /// Whether the search terms may be looked up in their GIN index.
@@ -130,22 +136,7 @@ where
             Search::Indexed => column,
             Search::OnRows => Expr::cust_with_expr("($1 || '{}'::text[])", column),
         };
-        let mut all: Vec<String> = selectors
-            .iter()
-            .map(|(key, value)| label_term(key, *value))
-            .collect();
-        let phases: Vec<String> = filter
-            .phases
-            .iter()
-            .map(|phase| format!("phase:{}", phase.as_str()))
-            .collect();
-        let any = if phases.len() == 1 {
-            all.extend(phases);
-            Vec::new()
-        } else {
-            phases
-        };
-        all.extend(exact.iter().map(|e| format!("{}:{}", e.term, e.value)));
+        let (all, any) = search_terms(&selectors, filter, exact);
         if !all.is_empty() {
             condition = condition.add(search.clone().binary(
                 sea_orm::sea_query::extension::postgres::PgBinOper::Contains,
@@ -203,6 +194,71 @@ where
         None => {}
     }
     Some(condition)
+}
+
+/// The search terms of a filter on PostgreSQL: those every match holds
+/// (labels, one phase, the exact columns) and those of which a match holds
+/// one (a set of two or more phases).
+fn search_terms<C>(
+    selectors: &BTreeMap<&str, Option<&str>>,
+    filter: &CommonFilter,
+    exact: &[Exact<'_, C>],
+) -> (Vec<String>, Vec<String>) {
+    let mut all: Vec<String> = selectors
+        .iter()
+        .map(|(key, value)| label_term(key, *value))
+        .collect();
+    let mut phases: Vec<String> = Vec::new();
+    for phase in &filter.phases {
+        let term = format!("phase:{}", phase.as_str());
+        if !phases.contains(&term) {
+            phases.push(term);
+        }
+    }
+    let any = if phases.len() == 1 {
+        all.extend(phases);
+        Vec::new()
+    } else {
+        phases
+    };
+    all.extend(exact.iter().map(|e| format!("{}:{}", e.term, e.value)));
+    (all, any)
+}
+
+/// The terms whose totals, kept by PostgreSQL (`db::tally`), add up to how
+/// many rows of the whole table match `filter` and `exact`, when there are
+/// such terms: no filter at all (`*`), one term, or a set of phases (no row
+/// holds two). `None` when the matches must be counted: on SQLite, among
+/// one cluster's rows ([`Search::OnRows`]), or for a name, a condition, or
+/// two or more terms together (an intersection).
+pub fn tally_terms<C>(
+    backend: DbBackend,
+    how: Search,
+    filter: &CommonFilter,
+    exact: &[Exact<'_, C>],
+) -> Option<Vec<String>> {
+    if backend != DbBackend::Postgres
+        || how != Search::Indexed
+        || filter.name.is_some()
+        || !filter.conditions.is_empty()
+    {
+        return None;
+    }
+    let selectors = fold_labels(&filter.labels)?;
+    match search_terms(&selectors, filter, exact) {
+        (all, any) if all.is_empty() && any.is_empty() => {
+            Some(vec![crate::db::tally::EVERY_ROW.to_string()])
+        }
+        (all, any) if all.len() == 1 && any.is_empty() => Some(all),
+        (all, any) if all.is_empty() => Some(any),
+        _ => None,
+    }
+}
+
+/// Whether `filter` and `exact` ask for any search term (PostgreSQL), that
+/// is whether the matches are found through the search index.
+pub fn has_search_terms<C>(filter: &CommonFilter, exact: &[Exact<'_, C>]) -> bool {
+    !filter.labels.is_empty() || !filter.phases.is_empty() || !exact.is_empty()
 }
 
 /// Rows whose `cluster_id` column (a cluster's id, or a node pool's
@@ -389,6 +445,72 @@ mod tests {
                 r#"WHERE (("nodepools"."search" || '{}'::text[])) @> (CAST('{"label:env=prod"}' AS text[]))"#
             ),
             "{statement}"
+        );
+    }
+
+    #[test]
+    fn kept_totals_answer_at_most_one_term_or_a_phase_set() {
+        let tally = |filter: &CommonFilter, how: Search| {
+            tally_terms::<cluster::Column>(DbBackend::Postgres, how, filter, &[])
+        };
+        let one_label = CommonFilter {
+            labels: vec![equals("env", "prod"), equals("env", "prod")],
+            ..CommonFilter::default()
+        };
+        assert_eq!(
+            tally(&one_label, Search::Indexed),
+            Some(vec!["label:env=prod".to_string()])
+        );
+        assert_eq!(
+            tally(&CommonFilter::default(), Search::Indexed),
+            Some(vec!["*".to_string()])
+        );
+        let phases = CommonFilter {
+            phases: vec![Phase::Pending, Phase::NotReady, Phase::Pending],
+            ..CommonFilter::default()
+        };
+        assert_eq!(
+            tally(&phases, Search::Indexed),
+            Some(vec![
+                "phase:Pending".to_string(),
+                "phase:Not Ready".to_string()
+            ])
+        );
+        // An intersection, a name, a condition, one cluster's rows or
+        // SQLite: counted.
+        let two_labels = CommonFilter {
+            labels: vec![equals("env", "prod"), equals("team", "x")],
+            ..CommonFilter::default()
+        };
+        assert_eq!(tally(&two_labels, Search::Indexed), None);
+        let label_and_phases = CommonFilter {
+            labels: vec![equals("env", "prod")],
+            ..phases.clone()
+        };
+        assert_eq!(tally(&label_and_phases, Search::Indexed), None);
+        let named = CommonFilter {
+            name: Some(NameFilter::Like(glob_to_like("*"))),
+            ..CommonFilter::default()
+        };
+        assert_eq!(tally(&named, Search::Indexed), None);
+        assert_eq!(tally(&one_label, Search::OnRows), None);
+        assert_eq!(
+            tally_terms::<cluster::Column>(DbBackend::Sqlite, Search::Indexed, &one_label, &[]),
+            None
+        );
+        let provider = [Exact {
+            column: cluster::Column::Provider,
+            term: "provider",
+            value: "gcp",
+        }];
+        assert_eq!(
+            tally_terms(
+                DbBackend::Postgres,
+                Search::Indexed,
+                &CommonFilter::default(),
+                &provider
+            ),
+            Some(vec!["provider:gcp".to_string()])
         );
     }
 

@@ -5,6 +5,7 @@
 pub mod entities;
 pub mod filter;
 pub mod tables;
+pub mod tally;
 
 use std::time::{Duration, Instant};
 
@@ -22,8 +23,9 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://hyperfleet.db";
 /// Connections a PostgreSQL pool opens at most, unless configured.
 pub const DEFAULT_POSTGRES_POOL_SIZE: u32 = 32;
 /// Connections a SQLite pool opens: one writer at a time anyway, and WAL
-/// readers beside it.
-const SQLITE_POOL_SIZE: u32 = 4;
+/// readers beside it. Eight, so that a quarter (two) may list at once: one
+/// list at a time left a core idle while lists queued.
+const SQLITE_POOL_SIZE: u32 = 8;
 
 /// How long one statement may run unless configured (`serve
 /// --statement-timeout`).
@@ -141,10 +143,10 @@ fn is_sqlite(url: &str) -> bool {
 }
 
 /// The share of a pool of `pool_size` connections that list queries may
-/// hold at once: a quarter, at least one. A list's count visits every match
-/// and costs milliseconds of a core; more of them at once only queue for
-/// the same cores, while holding connections that lookups and adapters'
-/// reports (the control loop) need.
+/// hold at once: a quarter, at least one. A list that counts its matches
+/// costs milliseconds of a core; more of them at once only queue for the
+/// same cores, while holding connections that lookups and adapters' reports
+/// (the control loop) need.
 pub fn list_share(url: &str, pool_size: Option<u32>) -> usize {
     let size = if is_sqlite(url) {
         SQLITE_POOL_SIZE

@@ -1,6 +1,8 @@
-//! One page of any resource kind's list, and how many match in all: two
-//! statements, a `COUNT(*)` and the page, both filtered in SQL, oldest
-//! first (`created_at`, then `id`, so pages never overlap).
+//! One page of any resource kind's list, and how many match in all, both
+//! filtered in SQL, oldest first (`created_at`, then `id`, so pages never
+//! overlap). The total is found in one of three ways ([`Total`]), chosen by
+//! the filter so that what a list costs does not grow with how many rows
+//! match, wherever that can be had exactly.
 //!
 //! What keeps a list from holding the database (docs/filters.md, "Cost"):
 //! - a filter that cannot match (`db::filter::fold_labels`) is answered
@@ -10,26 +12,73 @@
 //!   cannot get a permit within the statement timeout is answered 503 like
 //!   one that ran too long;
 //! - every statement is under the pool's statement timeout (`db::connect`);
-//! - on PostgreSQL both statements run in one transaction whose backend is
+//! - on PostgreSQL the statements run in one transaction whose backend is
 //!   known, so when the client disconnects (and dropshot drops the handler)
 //!   the running statement is cancelled ([`CancelOnDrop`]).
 
-use hyperfleet_api::Page;
+use hyperfleet_api::{CommonFilter, Page};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, QueryOrder, QuerySelect, Select,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select, TransactionTrait,
 };
+use uuid::Uuid;
 
 use crate::context::ServerContext;
-use crate::db::{CancelOnDrop, Running, count};
+use crate::db::filter::{self, Exact, Search};
+use crate::db::{CancelOnDrop, Running, count, tally};
 use crate::error::ServiceError;
 use crate::resource::row::Row;
 
+/// How a list finds how many rows match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Total {
+    /// Read from the totals PostgreSQL keeps per search term (`db::tally`):
+    /// the sum over these terms, of which no row holds two. Costs the same
+    /// however many rows match; then the page is read in order.
+    Kept(Vec<String>),
+    /// Counted on PostgreSQL by one statement that also picks the ids of
+    /// the page's rows: for an intersection of search terms, the costly
+    /// part, which is then computed once rather than once for the count and
+    /// again for the page.
+    CountedWithIds,
+    /// Counted (`COUNT(*)`), then the page read in order.
+    Counted,
+}
+
+impl Total {
+    /// How a list of `filter` and `exact`, across the table or among one
+    /// cluster's rows (`how`), whole or through a team scope (`scoped`),
+    /// finds its total on `backend`.
+    pub fn of<C>(
+        backend: DbBackend,
+        how: Search,
+        filter: &CommonFilter,
+        exact: &[Exact<'_, C>],
+        scoped: bool,
+    ) -> Total {
+        if backend != DbBackend::Postgres || how != Search::Indexed {
+            return Total::Counted;
+        }
+        // A team's view is a subset the kept totals know nothing of.
+        if !scoped && let Some(terms) = filter::tally_terms(backend, how, filter, exact) {
+            return Total::Kept(terms);
+        }
+        if filter::has_search_terms(filter, exact) {
+            Total::CountedWithIds
+        } else {
+            Total::Counted
+        }
+    }
+}
+
 /// The rows of `page` among `matching` (`None`: a filter nothing matches),
-/// and the number of all matches.
+/// and the number of all matches, found as `total` says (which must count
+/// exactly the rows `matching` selects).
 pub async fn fetch<R: Row>(
     ctx: &ServerContext,
     matching: Option<Select<R::Entity>>,
+    total: Total,
     page: Page,
 ) -> Result<(Vec<R>, u64), ServiceError> {
     let Some(matching) = matching else {
@@ -43,21 +92,22 @@ pub async fn fetch<R: Row>(
             Err(_) => return Err(ServiceError::Busy),
         };
     if ctx.db.get_database_backend() != DbBackend::Postgres {
-        return count_and_page(&ctx.db, matching, page).await;
+        return total_and_page(&ctx.db, matching, &total, page).await;
     }
-    fetch_cancellable(&ctx.db, matching, page).await
+    fetch_cancellable(&ctx.db, matching, &total, page).await
 }
 
-/// [`count_and_page`] in a transaction whose statement is cancelled if this
+/// [`total_and_page`] in a transaction whose statement is cancelled if this
 /// future is dropped before it ends.
 async fn fetch_cancellable<R: Row>(
     db: &DatabaseConnection,
     matching: Select<R::Entity>,
+    total: &Total,
     page: Page,
 ) -> Result<(Vec<R>, u64), ServiceError> {
     let txn = db.begin().await?;
     let guard = CancelOnDrop::new(db, Running::of(&txn).await?);
-    let answer = count_and_page(&txn, matching, page).await;
+    let answer = total_and_page(&txn, matching, total, page).await;
     // Dropped here on an error, the transaction rolls back; it only read.
     if answer.is_ok() {
         txn.commit().await?;
@@ -66,12 +116,17 @@ async fn fetch_cancellable<R: Row>(
     answer
 }
 
-async fn count_and_page<R: Row>(
+async fn total_and_page<R: Row>(
     db: &impl ConnectionTrait,
     matching: Select<R::Entity>,
+    total: &Total,
     page: Page,
 ) -> Result<(Vec<R>, u64), ServiceError> {
-    let total = count(db, matching.clone()).await?;
+    let total = match total {
+        Total::Kept(terms) => tally::total(db, R::KIND.title(), terms).await?,
+        Total::CountedWithIds => return counted_with_ids(db, matching, page).await,
+        Total::Counted => count(db, matching.clone()).await?,
+    };
     // Past the last match there is nothing to fetch.
     if page.offset() >= total {
         return Ok((Vec::new(), total));
@@ -81,6 +136,53 @@ async fn count_and_page<R: Row>(
         .order_by_asc(R::COLUMNS.id)
         .offset(page.offset())
         .limit(u64::from(page.size))
+        .all(db)
+        .await?;
+    Ok((rows, total))
+}
+
+/// [`Total::CountedWithIds`]: the count and the page's ids in one pass over
+/// the matches (PostgreSQL: an aggregate sorts the matches' ids, which is
+/// cheap next to finding them), then the page's rows by primary key.
+async fn counted_with_ids<R: Row>(
+    db: &impl ConnectionTrait,
+    matching: Select<R::Entity>,
+    page: Page,
+) -> Result<(Vec<R>, u64), ServiceError> {
+    // The ids up to the page's last, oldest first; the page's are the last
+    // `size` of them. (`trim_array` drops from the end; sea-query's custom
+    // expressions cannot hold an array slice's brackets.)
+    let through = page.offset().saturating_add(u64::from(page.size));
+    let counted: Option<(i64, String)> = matching
+        .select_only()
+        .expr(Expr::cust("COUNT(*)"))
+        .expr(Expr::cust_with_values(
+            "coalesce(array_to_string(trim_array(array_agg(id ORDER BY created_at, id), \
+             greatest(COUNT(*) - $1, 0)::int), ','), '')",
+            [i64::try_from(through).unwrap_or(i64::MAX)],
+        ))
+        .into_tuple()
+        .one(db)
+        .await?;
+    let Some((total, ids)) = counted else {
+        return Ok((Vec::new(), 0));
+    };
+    let total = u64::try_from(total).unwrap_or(0);
+    let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
+    let ids: Vec<Uuid> = ids
+        .split(',')
+        .filter(|id| !id.is_empty())
+        .skip(skip)
+        .map(Uuid::parse_str)
+        .collect::<Result<_, _>>()
+        .map_err(|e| ServiceError::Corrupt(format!("an id the database listed: {e}")))?;
+    if ids.is_empty() {
+        return Ok((Vec::new(), total));
+    }
+    let rows = R::Entity::find()
+        .filter(R::COLUMNS.id.is_in(ids))
+        .order_by_asc(R::COLUMNS.created_at)
+        .order_by_asc(R::COLUMNS.id)
         .all(db)
         .await?;
     Ok((rows, total))
