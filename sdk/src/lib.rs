@@ -138,6 +138,7 @@ pub mod adapter;
 #[cfg(feature = "amqp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "amqp")))]
 pub mod amqp;
+pub mod api_error;
 pub mod bus;
 pub mod events;
 pub mod watch;

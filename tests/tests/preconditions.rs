@@ -15,6 +15,7 @@ on_every_backend!(
     a_stale_delete_changes_nothing,
     every_single_resource_answer_carries_its_etag,
     if_match_star_and_lists_match,
+    the_sdk_reads_a_stale_precondition,
 );
 
 const CLUSTERS: &str = "/api/hyperfleet/v1/clusters";
@@ -184,4 +185,52 @@ async fn if_match_star_and_lists_match(server: TestServer) {
         .await
         .expect("the server answers");
     assert_eq!(answer.status().as_u16(), 200, "one of the list matches");
+}
+
+/// Through the SDK, a 412's code, which the generated error type does not
+/// list, is read with `ApiError::of`; a listed one the same way.
+async fn the_sdk_reads_a_stale_precondition(server: TestServer) {
+    use hyperfleet_sdk::api_error::ApiError;
+    use hyperfleet_sdk::types;
+
+    let created = create_cluster(&server.client, "sdk").await;
+    let direct = hyperfleet_sdk::Client::new(&format!("http://{}", server.server_addr()));
+    let stale = format!("\"{}\"", created.resource_version);
+    let patch = || {
+        types::ClusterPatch::builder().labels(std::collections::BTreeMap::from([(
+            "tier".to_string(),
+            Some("gold".to_string()),
+        )]))
+    };
+    direct
+        .cluster_update()
+        .cluster("sdk")
+        .if_match(stale.clone())
+        .body(patch())
+        .send()
+        .await
+        .expect("the first patch with the current version");
+    let error = direct
+        .cluster_update()
+        .cluster("sdk")
+        .if_match(stale)
+        .body(patch())
+        .send()
+        .await
+        .expect_err("the version is stale now");
+    let body = ApiError::of(&error).expect("an error body");
+    assert_eq!(body.error, "PreconditionFailed");
+    assert!(!body.request_id.is_empty());
+
+    let missing = direct
+        .cluster_view()
+        .cluster("nowhere")
+        .send()
+        .await
+        .expect_err("no such cluster");
+    let body = ApiError::of(&missing).expect("an error body");
+    assert_eq!(
+        (body.error.as_str(), body.message.as_str()),
+        ("ClusterNotFound", "Cluster nowhere not found")
+    );
 }
