@@ -21,7 +21,10 @@ use hyperfleet_e2e::{Backend, TestServer, on_every_backend};
 use hyperfleet_sdk::types;
 use sea_orm::ConnectionTrait;
 
-on_every_backend!(totals_agree_with_the_rows_through_every_change);
+on_every_backend!(
+    totals_agree_with_the_rows_through_every_change,
+    pages_among_many_matches_follow_the_whole_lists_order,
+);
 
 const CLUSTERS: &str = "/api/hyperfleet/v1/clusters";
 const NODEPOOLS: &str = "/api/hyperfleet/v1/nodepools";
@@ -225,5 +228,67 @@ async fn totals_agree_with_the_rows_through_every_change(server: TestServer) {
         .await;
         check_totals(&server, "folded").await;
         check_pages(&server, "folded").await;
+    }
+}
+
+/// Over five hundred matches, where SQLite reads a page by walking the
+/// `(created_at, id)` index rather than sorting every match: any page of a
+/// filtered list is the whole list's order, filtered.
+async fn pages_among_many_matches_follow_the_whole_lists_order(server: TestServer) {
+    const FLEET: usize = 520;
+    let names: Vec<String> = (0..FLEET).map(|i| format!("m{i}")).collect();
+    for chunk in names.chunks(16) {
+        let creates: Vec<_> = chunk
+            .iter()
+            .map(|name| {
+                let (client, name) = (server.client.clone(), name.clone());
+                tokio::spawn(async move {
+                    let odd = name.trim_start_matches('m').parse::<usize>().unwrap_or(0) % 2 == 1;
+                    let mut pairs = vec![("env", "a")];
+                    if odd {
+                        pairs.push(("team", "x"));
+                    }
+                    let request =
+                        cluster_request_at(&name, "gcp", "us-east1").labels(labels(&pairs));
+                    create_cluster_with(&client, request).await
+                })
+            })
+            .collect();
+        for create in creates {
+            create.await.expect("the create task");
+        }
+    }
+    let mut whole: Vec<types::Cluster> = Vec::new();
+    for page in 1..=FLEET.div_ceil(100) {
+        let list: types::ClusterList =
+            get_json(&server, &format!("{CLUSTERS}?size=100&page={page}")).await;
+        whole.extend(list.items);
+    }
+    assert_eq!(whole.len(), FLEET);
+
+    let filters: [(&str, Selects); 3] = [
+        ("labels=env:a", |_| true),
+        ("phase=Pending", |_| true),
+        ("labels=team:x", |c| c.labels.contains_key("team")),
+    ];
+    for (query, selects) in filters {
+        let expected: Vec<&str> = whole
+            .iter()
+            .filter(|c| selects(c))
+            .map(|c| c.name.as_str())
+            .collect();
+        let pages = expected.len().div_ceil(7);
+        for page in [1, 2, pages / 2, pages, pages + 1] {
+            let list: types::ClusterList =
+                get_json(&server, &format!("{CLUSTERS}?{query}&size=7&page={page}")).await;
+            let from = (page - 1) * 7;
+            let want: Vec<&str> = expected.iter().skip(from).take(7).copied().collect();
+            let got: Vec<&str> = list.items.iter().map(|c| c.name.as_str()).collect();
+            assert_eq!(
+                (list.total, got),
+                (expected.len() as u64, want),
+                "{query} page {page}"
+            );
+        }
     }
 }

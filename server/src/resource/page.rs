@@ -19,8 +19,8 @@
 use hyperfleet_api::{CommonFilter, Page};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityName, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -131,6 +131,9 @@ async fn total_and_page<R: Row>(
     if page.offset() >= total {
         return Ok((Vec::new(), total));
     }
+    if db.get_database_backend() == DbBackend::Sqlite && total > SQLITE_WALK_FROM {
+        return Ok((page_by_walking(db, matching, page).await?, total));
+    }
     let rows = matching
         .order_by_asc(R::COLUMNS.created_at)
         .order_by_asc(R::COLUMNS.id)
@@ -176,14 +179,69 @@ async fn counted_with_ids<R: Row>(
         .map(Uuid::parse_str)
         .collect::<Result<_, _>>()
         .map_err(|e| ServiceError::Corrupt(format!("an id the database listed: {e}")))?;
+    Ok((rows_by_id(db, ids).await?, total))
+}
+
+/// The rows with these ids, oldest first.
+async fn rows_by_id<R: Row>(
+    db: &impl ConnectionTrait,
+    ids: Vec<Uuid>,
+) -> Result<Vec<R>, ServiceError> {
     if ids.is_empty() {
-        return Ok((Vec::new(), total));
+        return Ok(Vec::new());
     }
-    let rows = R::Entity::find()
+    Ok(R::Entity::find()
         .filter(R::COLUMNS.id.is_in(ids))
         .order_by_asc(R::COLUMNS.created_at)
         .order_by_asc(R::COLUMNS.id)
         .all(db)
-        .await?;
-    Ok((rows, total))
+        .await?)
+}
+
+/// On SQLite, a page among more matches than this is found by walking the
+/// kind's `(created_at, id)` index ([`page_by_walking`]).
+const SQLITE_WALK_FROM: u64 = 500;
+
+/// A page among many matches on SQLite. Left to itself, SQLite finds every
+/// match through the filter's index, reads each whole row and sorts them
+/// all for ten (a 28 % label on 10 000 clusters: 2 800 rows read and
+/// sorted per page). Walking the `(created_at, id)` index in order instead
+/// stops after the page: with more than [`SQLITE_WALK_FROM`] matches that
+/// is at most `(offset + size) * rows / matches` index entries checked,
+/// and only the page's ids are read. SQLite keeps no statistics unless
+/// asked, so it is told which index to use (`INDEXED BY`); then the page's
+/// rows are read by id.
+async fn page_by_walking<R: Row>(
+    db: &impl ConnectionTrait,
+    matching: Select<R::Entity>,
+    page: Page,
+) -> Result<Vec<R>, ServiceError> {
+    let table = R::Entity::default().table_name().to_string();
+    let statement = matching
+        .select_only()
+        .column(R::COLUMNS.id)
+        .order_by_asc(R::COLUMNS.created_at)
+        .order_by_asc(R::COLUMNS.id)
+        .offset(page.offset())
+        .limit(u64::from(page.size))
+        .build(DbBackend::Sqlite);
+    // The outer query's table comes first; subqueries of the filter follow
+    // in its WHERE.
+    let from = format!("FROM \"{table}\"");
+    let at = statement
+        .sql
+        .find(&from)
+        .map(|at| at + from.len())
+        .ok_or_else(|| ServiceError::Response(format!("a page query without {from}")))?;
+    let sql = format!(
+        "{} INDEXED BY \"{table}_order_idx\"{}",
+        &statement.sql[..at],
+        &statement.sql[at..]
+    );
+    let found = db.query_all_raw(Statement { sql, ..statement }).await?;
+    let ids = found
+        .iter()
+        .map(|row| row.try_get_by_index::<Uuid>(0))
+        .collect::<Result<Vec<_>, _>>()?;
+    rows_by_id(db, ids).await
 }
