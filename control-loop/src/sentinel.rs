@@ -631,7 +631,9 @@ impl Sentinel {
             // A Ready resource at a generation already published (or, for a
             // new leader, never seen) only needs its resync.
             let resync = snapshot.phase == types::Phase::Ready
-                && known.last.is_none_or(|l| l.generation >= snapshot.generation);
+                && known
+                    .last
+                    .is_none_or(|l| l.generation >= snapshot.generation);
             if resync {
                 resyncs += 1;
             }

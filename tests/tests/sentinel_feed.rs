@@ -95,9 +95,7 @@ struct Relay {
 
 impl Relay {
     async fn start(upstream: std::net::SocketAddr) -> Relay {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let url = format!("http://{}", listener.local_addr().expect("an address"));
         let (cut, cut_seen) = watch::channel(false);
         let task = tokio::spawn(async move {
