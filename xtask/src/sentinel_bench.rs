@@ -120,24 +120,26 @@ pub fn run(args: SentinelBenchArgs) -> Result<()> {
         args.change_percent, args.seconds
     );
     println!(
-        "{:<22} {:>9} {:>13} {:>15} {:>15} {:>11} {:>10}",
+        "{:<22} {:>9} {:>13} {:>16} {:>16} {:>11} {:>8} {:>15}",
         "build",
         "clusters",
         "requests/min",
         "sentinel CPU/min",
         "its API CPU/min",
         "events/min",
+        "RSS MB",
         "load avg"
     );
     for row in &rows {
         println!(
-            "{:<22} {:>9} {:>13.0} {:>14.2}s {:>14.2}s {:>11.0} {:>10}",
+            "{:<22} {:>9} {:>13.0} {:>15.2}s {:>15.2}s {:>11.0} {:>8.1} {:>15}",
             row.build,
             row.clusters,
             row.requests,
             row.sentinel_cpu,
             row.api_cpu,
             row.events,
+            row.rss_mb,
             row.load
         );
     }
@@ -208,6 +210,8 @@ struct Row {
     sentinel_cpu: f64,
     api_cpu: f64,
     events: f64,
+    /// The sentinel's resident memory at the end, in MB.
+    rss_mb: f64,
     load: String,
 }
 
@@ -340,6 +344,7 @@ async fn fleet(
             sentinel_cpu: (after.cpu - before.cpu) / minutes,
             api_cpu: (after.api_cpu - before.api_cpu) / minutes,
             events: (after.published - before.published) as f64 / minutes,
+            rss_mb: rss_mb(pid).unwrap_or(0.0),
             load: load_average(),
         };
         println!(
@@ -580,6 +585,20 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
     Some((utime + stime) as f64 / 100.0)
+}
+
+/// Resident memory of `pid` in MB (`VmRSS` of `/proc/PID/status`).
+fn rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
 }
 
 fn load_average() -> String {
