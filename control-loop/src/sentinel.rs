@@ -504,6 +504,9 @@ impl Sentinel {
             self.position = None;
         } else if !leading && was {
             tracing::warn!("sentinel no longer leads: standing by");
+            // A standby needs none of it; the next term lists afresh.
+            self.fleet.clear();
+            self.position = None;
         }
     }
 

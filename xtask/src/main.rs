@@ -87,7 +87,7 @@ enum BenchKind {
     /// The sentinel's API requests and CPU per minute at fleet scale with
     /// 1 % of the clusters changing per minute, for the polling sentinel
     /// (a git revision) and this tree's; `dev` create -> Ready of each.
-    Sentinel(sentinel_bench::SentinelBenchArgs),
+    Sentinel(Box<sentinel_bench::SentinelBenchArgs>),
 }
 
 #[derive(Subcommand)]
@@ -143,7 +143,7 @@ fn main() -> ExitCode {
         Command::Bench {
             kind: Some(BenchKind::Sentinel(args)),
             ..
-        } => sentinel_bench::run(args),
+        } => sentinel_bench::run(*args),
         Command::Bench { kind: None, args } => bench::run(args),
         Command::Soak { seconds } => soak(seconds),
     };
