@@ -236,9 +236,10 @@ async fn fleet(
     ensure!(status.success(), "migrate failed");
     let writer = free_port()?;
     let reader = free_port()?;
-    for (name, port, level) in [
-        ("api-load", writer, "warn"),
-        ("api-sentinel", reader, "info"),
+    for (name, port, level, statement_timeout) in [
+        // Seeding a large fleet on a busy machine: let statements wait.
+        ("api-load", writer, "warn", "30s"),
+        ("api-sentinel", reader, "info", "5s"),
     ] {
         let listen = format!("127.0.0.1:{port}");
         processes.start(
@@ -254,6 +255,8 @@ async fn fleet(
                 "validation",
                 "--nodepool-adapters",
                 "validation",
+                "--statement-timeout",
+                statement_timeout,
             ],
             level,
             &log(name),
@@ -535,15 +538,29 @@ async fn send_all(method: reqwest::Method, requests: Vec<(String, String)>) -> R
                 let Some((url, body)) = requests.get(index) else {
                     return anyhow::Ok(());
                 };
-                let response = client
-                    .request(method.clone(), url)
-                    .header("content-type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await?;
-                let status = response.status();
-                let text = response.text().await?;
-                ensure!(status.is_success(), "{method} {url}: {status} {text}");
+                // A busy server may stop a statement at its timeout (503,
+                // rolled back): send it again; a 409 on a repeat means the
+                // earlier try was stored after all.
+                let mut tries = 0;
+                loop {
+                    tries += 1;
+                    let response = client
+                        .request(method.clone(), url)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await?;
+                    let status = response.status();
+                    let text = response.text().await?;
+                    if status.is_success() || (tries > 1 && status.as_u16() == 409) {
+                        break;
+                    }
+                    if status.as_u16() == 503 && tries < 10 {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                    bail!("{method} {url}: {status} {text}");
+                }
             }
         }));
     }
