@@ -43,7 +43,8 @@ enum Command {
     /// Everything in one process on SQLite: the API, the sentinel and the
     /// reference adapters over an in-process bus.
     Dev(DevArgs),
-    /// Poll the API and publish reconcile events to RabbitMQ.
+    /// Follow the API (list, then its change feed) and publish reconcile
+    /// events to RabbitMQ.
     Sentinel(SentinelArgs),
     /// Run a reference adapter on its RabbitMQ queue.
     Adapter(AdapterArgs),

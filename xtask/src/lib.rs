@@ -10,6 +10,7 @@ pub mod release;
 pub mod replicas;
 pub mod schemathesis;
 pub mod sdk;
+pub mod sentinel_bench;
 pub mod spec_diff;
 
 use std::path::PathBuf;

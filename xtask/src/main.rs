@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 use xtask::{
-    bench, ci, docs_check, drift, openapi, release, replicas, schemathesis, sdk, spec_diff,
-    workspace_root,
+    bench, ci, docs_check, drift, openapi, release, replicas, schemathesis, sdk, sentinel_bench,
+    spec_diff, workspace_root,
 };
 
 #[derive(Parser)]
@@ -59,8 +59,9 @@ enum Command {
     Ci,
     /// Seed PostgreSQL with a fleet, load the release server, compare with
     /// pgbench running the same SQL (see BENCHMARKS.md); `bench replicas`:
-    /// the control loop with API replicas and sentinels killed mid-run.
-    /// Not part of CI.
+    /// the control loop with API replicas and sentinels killed mid-run;
+    /// `bench sentinel`: the sentinel's cost at fleet scale, before and
+    /// after the change feed. Not part of CI.
     #[command(args_conflicts_with_subcommands = true)]
     Bench {
         #[command(subcommand)]
@@ -83,6 +84,10 @@ enum BenchKind {
     /// adapters on RabbitMQ; one replica and the leading sentinel killed
     /// half-way through the creates; against one API and one sentinel.
     Replicas(replicas::ReplicasArgs),
+    /// The sentinel's API requests and CPU per minute at fleet scale with
+    /// 1 % of the clusters changing per minute, for the polling sentinel
+    /// (a git revision) and this tree's; `dev` create -> Ready of each.
+    Sentinel(Box<sentinel_bench::SentinelBenchArgs>),
 }
 
 #[derive(Subcommand)]
@@ -135,6 +140,10 @@ fn main() -> ExitCode {
             kind: Some(BenchKind::Replicas(args)),
             ..
         } => replicas::run(args),
+        Command::Bench {
+            kind: Some(BenchKind::Sentinel(args)),
+            ..
+        } => sentinel_bench::run(*args),
         Command::Bench { kind: None, args } => bench::run(args),
         Command::Soak { seconds } => soak(seconds),
     };

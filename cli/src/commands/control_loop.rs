@@ -1,5 +1,6 @@
 //! Running the control loop against an API elsewhere: `hyperfleet
-//! sentinel` (polls the API, publishes reconcile events to RabbitMQ) and
+//! sentinel` (lists the API, then follows its change feed; publishes
+//! reconcile events to RabbitMQ) and
 //! `hyperfleet adapter` (a reference adapter on its RabbitMQ queue).
 //!
 //! Any number of sentinels may run against one broker and API: they elect
@@ -125,7 +126,10 @@ fn seconds_or_duration(text: &str) -> Result<Duration, String> {
 
 #[derive(Args)]
 pub struct PacingArgs {
-    /// Time between sentinel cycles.
+    /// How often the sentinel checks its timers (back-off and resync
+    /// expiries, kept in memory; the API is not asked) and that it still
+    /// leads; a standby tries for the lock this often. Changes reach it at
+    /// once on the API's change feed, not at this pace.
     #[arg(long, env = "HYPERFLEET_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     poll_interval: Duration,
     /// Events for a resource that is not Ready come at most this often, and
@@ -135,6 +139,11 @@ pub struct PacingArgs {
     /// Ready resources are re-checked this often.
     #[arg(long, env = "HYPERFLEET_RESYNC", default_value = "30m", value_parser = parse_duration)]
     resync: Duration,
+    /// The leading sentinel lists every cluster and node pool again this
+    /// often, a safety net beside the change feed (it also lists when it
+    /// becomes leader and when the feed answers 410).
+    #[arg(long, env = "HYPERFLEET_RELIST", default_value = "30m", value_parser = parse_duration)]
+    relist: Duration,
 }
 
 impl PacingArgs {
@@ -143,6 +152,7 @@ impl PacingArgs {
             poll_interval: self.poll_interval,
             backoff: self.backoff,
             resync: self.resync,
+            relist: self.relist,
             ..SentinelConfig::default()
         }
     }
