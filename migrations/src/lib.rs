@@ -36,3 +36,18 @@ impl MigratorTrait for Migrator {
         ]
     }
 }
+
+/// Run `statements` in order on PostgreSQL; on SQLite do nothing. For the
+/// migrations that build what only PostgreSQL has (the search column and
+/// index, the kept totals), which SQLite does without.
+async fn on_postgres_only(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
+    use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
+    if manager.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let db = manager.get_connection();
+    for statement in statements {
+        db.execute_unprepared(statement).await?;
+    }
+    Ok(())
+}

@@ -13,7 +13,6 @@
 //! The entries already pending are moved now.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -28,13 +27,6 @@ const STATEMENTS: [&str; 4] = [
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Postgres {
-            return Ok(());
-        }
-        let db = manager.get_connection();
-        for statement in STATEMENTS {
-            db.execute_unprepared(statement).await?;
-        }
-        Ok(())
+        crate::on_postgres_only(manager, &STATEMENTS).await
     }
 }

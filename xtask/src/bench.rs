@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use clap::Args;
 
+use crate::local_services::load_average;
 use crate::workspace_root;
 
 /// Flags of `cargo xtask bench`.
@@ -347,18 +348,6 @@ struct Row {
 
 fn step(what: &str) {
     println!("==> {what}");
-}
-/// The 1, 5 and 15 minute load averages: on a shared 2-core machine, other
-/// work skews every number, so each scenario prints what it ran beside.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// A PostgreSQL database on this machine, named by URL.

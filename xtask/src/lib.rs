@@ -5,6 +5,7 @@ pub mod bench;
 pub mod ci;
 pub mod docs_check;
 pub mod drift;
+pub mod local_services;
 pub mod openapi;
 pub mod release;
 pub mod replicas;

@@ -35,6 +35,7 @@ use anyhow::{Context, Result, bail, ensure};
 use clap::Args;
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::local_services::{Database, free_port, metrics, published, sample, wait_ready};
 use crate::workspace_root;
 
 /// Flags of `cargo xtask bench replicas`.
@@ -412,23 +413,6 @@ async fn ready_names(http: &reqwest::Client, base: &str) -> Result<Vec<String>> 
     }
 }
 
-async fn metrics(http: &reqwest::Client, port: u16) -> Option<String> {
-    let url = format!("http://127.0.0.1:{port}/metrics");
-    http.get(url).send().await.ok()?.text().await.ok()
-}
-
-fn sample(text: &str, name: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-}
-
-async fn published(http: &reqwest::Client, port: u16) -> Option<u64> {
-    sample(
-        &metrics(http, port).await?,
-        "hyperfleet_sentinel_events_published_total",
-    )
-}
-
 /// The index (in `ports`) of the one sentinel that leads, once exactly one
 /// does.
 async fn wait_for_leader(http: &reqwest::Client, ports: &[u16]) -> Result<usize> {
@@ -450,24 +434,6 @@ async fn wait_for_leader(http: &reqwest::Client, ports: &[u16]) -> Result<usize>
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     bail!("no single sentinel led within 60 s")
-}
-
-async fn wait_ready(http: &reqwest::Client, base: &str) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(response) = http.get(format!("{base}/readyz")).send().await
-            && response.status().is_success()
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    bail!("{base} was not ready within 60 s")
-}
-
-fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
 }
 
 /// The child processes of a scenario, killed on drop.
@@ -579,45 +545,4 @@ impl Drop for Balancer {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-/// A database of the run's own, dropped (with its connections) on drop.
-struct Database {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    fn create(admin_url: &str, name: &str) -> Result<Self> {
-        let (server, _) = admin_url
-            .rsplit_once('/')
-            .context("--postgres-url must end in /DATABASE")?;
-        psql(admin_url, &format!("CREATE DATABASE {name}"))?;
-        Ok(Database {
-            admin_url: admin_url.to_string(),
-            name: name.to_string(),
-            url: format!("{server}/{name}"),
-        })
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        if let Err(error) = psql(&self.admin_url, &sql) {
-            eprintln!("warning: {error:#}");
-        }
-    }
-}
-
-fn psql(url: &str, sql: &str) -> Result<()> {
-    let status = Command::new("psql")
-        .args([url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .env("PGCONNECT_TIMEOUT", "10")
-        .stdout(Stdio::null())
-        .status()
-        .context("cannot run psql")?;
-    ensure!(status.success(), "psql failed on: {sql}");
-    Ok(())
 }

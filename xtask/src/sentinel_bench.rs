@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use clap::Args;
 
+use crate::local_services::{Database, free_port, load_average, published, wait_ready};
 use crate::workspace_root;
 
 /// Flags of `cargo xtask bench sentinel`.
@@ -570,29 +571,6 @@ async fn send_all(method: reqwest::Method, requests: Vec<(String, String)>) -> R
     Ok(())
 }
 
-async fn published(http: &reqwest::Client, port: u16) -> Option<u64> {
-    let url = format!("http://127.0.0.1:{port}/metrics");
-    let text = http.get(url).send().await.ok()?.text().await.ok()?;
-    text.lines().find_map(|line| {
-        line.strip_prefix("hyperfleet_sentinel_events_published_total ")?
-            .parse()
-            .ok()
-    })
-}
-
-async fn wait_ready(http: &reqwest::Client, base: &str) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(response) = http.get(format!("{base}/readyz")).send().await
-            && response.status().is_success()
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    bail!("{base} was not ready within 60 s")
-}
-
 /// User plus system CPU seconds of `pid`, from `/proc/PID/stat` (fields
 /// 14 and 15, in 1/100 s; the name in field 2 may hold spaces).
 fn cpu_seconds(pid: u32) -> Option<f64> {
@@ -616,22 +594,6 @@ fn rss_mb(pid: u32) -> Option<f64> {
         .parse()
         .ok()?;
     Some(kb / 1024.0)
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".into())
-}
-
-fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
 }
 
 /// The child processes of a run, killed on drop.
@@ -692,45 +654,4 @@ impl Drop for Processes {
             let _ = child.wait();
         }
     }
-}
-
-/// A database of the run's own, dropped (with its connections) on drop.
-struct Database {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    fn create(admin_url: &str, name: &str) -> Result<Self> {
-        let (server, _) = admin_url
-            .rsplit_once('/')
-            .context("--postgres-url must end in /DATABASE")?;
-        psql(admin_url, &format!("CREATE DATABASE {name}"))?;
-        Ok(Database {
-            admin_url: admin_url.to_string(),
-            name: name.to_string(),
-            url: format!("{server}/{name}"),
-        })
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        if let Err(error) = psql(&self.admin_url, &sql) {
-            eprintln!("warning: {error:#}");
-        }
-    }
-}
-
-fn psql(url: &str, sql: &str) -> Result<()> {
-    let status = Command::new("psql")
-        .args([url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .env("PGCONNECT_TIMEOUT", "10")
-        .stdout(Stdio::null())
-        .status()
-        .context("cannot run psql")?;
-    ensure!(status.success(), "psql failed on: {sql}");
-    Ok(())
 }
