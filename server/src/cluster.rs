@@ -173,6 +173,8 @@ pub async fn list(
         })
     })
     .collect();
+    let team = caller.scope().condition(cluster::Column::Id);
+    let scoped = team.is_some();
     let matching = filter::common(
         ctx.db.get_database_backend(),
         filter::Search::Indexed,
@@ -182,8 +184,8 @@ pub async fn list(
         &exact,
     )
     .map(|mut condition| {
-        if let Some(scope) = caller.scope().condition(cluster::Column::Id) {
-            condition = condition.add(scope);
+        if let Some(team) = team {
+            condition = condition.add(team);
         }
         cluster::Entity::find().filter(condition)
     });
@@ -194,7 +196,7 @@ pub async fn list(
         filter::Search::Indexed,
         &query.common,
         &exact,
-        caller.scope().condition(cluster::Column::Id).is_some(),
+        scoped,
     );
     let (rows, total) = page::fetch::<cluster::Model>(ctx, matching, total, query.page).await?;
     Ok(ClusterList {

@@ -215,6 +215,8 @@ async fn list_matching(
         Some(_) => filter::Search::OnRows,
         None => filter::Search::Indexed,
     };
+    let team = scope.condition(nodepool::Column::ClusterId);
+    let scoped = team.is_some();
     let matching = filter::common(
         ctx.db.get_database_backend(),
         how,
@@ -227,8 +229,8 @@ async fn list_matching(
         if let Some(cluster_id) = query.cluster_id {
             condition = condition.add(nodepool::Column::ClusterId.eq(cluster_id));
         }
-        if let Some(scope) = scope.condition(nodepool::Column::ClusterId) {
-            condition = condition.add(scope);
+        if let Some(team) = team {
+            condition = condition.add(team);
         }
         nodepool::Entity::find().filter(condition)
     });
@@ -239,7 +241,7 @@ async fn list_matching(
         how,
         &query.common,
         &[],
-        scope.condition(nodepool::Column::ClusterId).is_some(),
+        scoped,
     );
     let (rows, total) = page::fetch::<nodepool::Model>(ctx, matching, total, query.page).await?;
     Ok(NodePoolList {
