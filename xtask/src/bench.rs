@@ -68,6 +68,16 @@ pub struct BenchArgs {
     /// `hyperfleet_bench_*` on postgres://postgres@127.0.0.1:5432.
     #[arg(long)]
     database_url: Option<String>,
+    /// Seed through the API and stop, keeping the PostgreSQL database (no
+    /// ANALYZE; a `--template` for later runs) and the SQLite file
+    /// (target/bench/sqlite/bench.db), to look into with psql or sqlite3.
+    #[arg(long, conflicts_with = "template")]
+    seed_only: bool,
+    /// Copy this already seeded database (same `--clusters` and
+    /// `--pool-clusters`) instead of seeding through the API: for trying
+    /// changes quickly. A recorded run seeds.
+    #[arg(long)]
+    template: Option<String>,
     /// `--database-pool-size` of the server under test (default: the
     /// server's own default).
     #[arg(long)]
@@ -177,8 +187,23 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .build()?;
 
     if plan.postgres {
-        step(&format!("create database {}", target.name));
-        let database = Database::create(target)?;
+        let database = match &args.template {
+            Some(template) => {
+                ensure!(
+                    DatabaseTarget::plain_name(template),
+                    "--template {template:?} must be 1-63 of a-z, 0-9 and _"
+                );
+                step(&format!(
+                    "create database {} as a copy of {template} (not seeded)",
+                    target.name
+                ));
+                Database::create(target, Some(template), args.seed_only)?
+            }
+            None => {
+                step(&format!("create database {}", target.name));
+                Database::create(target, None, args.seed_only)?
+            }
+        };
         let port = free_port()?;
         step(&format!(
             "hyperfleet serve on 127.0.0.1:{port} (PostgreSQL)"
@@ -193,47 +218,24 @@ pub fn run(args: BenchArgs) -> Result<()> {
         )?;
         runtime.block_on(server.wait_ready())?;
         let fleet = Fleet::new(plan.clusters, plan.pool_clusters);
-        step(&format!(
-            "seed {} clusters and {} node pools through the API (no ANALYZE)",
-            fleet.clusters,
-            fleet.pools()
-        ));
-        let started = Instant::now();
-        let seeded = runtime.block_on(seed(&server.base_url, &fleet))?;
-        println!(
-            "seeded in {:.1} s ({seeded} requests, {:.0}/s)",
-            started.elapsed().as_secs_f64(),
-            seeded as f64 / started.elapsed().as_secs_f64()
-        );
-        let scenarios = filtered(scenarios(&fleet), &args.only)?;
-        for statistics in ["cold statistics", "analyzed"] {
-            if statistics == "analyzed" {
-                step("ANALYZE");
-                database.psql("ANALYZE")?;
-            }
-            let mut rows = Vec::new();
-            for scenario in &scenarios {
-                for &clients in &plan.clients {
-                    rows.push(measure(
-                        &runtime, &server, &database, scenario, &plan, clients, &work_dir,
-                    )?);
-                }
-            }
-            println!();
-            println!(
-                "PostgreSQL, {statistics}: {} clusters, {} node pools, {} s per run",
+        if args.template.is_none() {
+            step(&format!(
+                "seed {} clusters and {} node pools through the API (no ANALYZE)",
                 fleet.clusters,
-                fleet.pools(),
-                plan.measure.as_secs()
+                fleet.pools()
+            ));
+            let started = Instant::now();
+            let seeded = runtime.block_on(seed(&server.base_url, &fleet))?;
+            println!(
+                "seeded in {:.1} s ({seeded} requests, {:.0}/s)",
+                started.elapsed().as_secs_f64(),
+                seeded as f64 / started.elapsed().as_secs_f64()
             );
-            print!("{}", table(&rows));
-            print!("{}", verdicts(&rows, PG_TARGETS));
         }
-        if plan.fairness {
-            print!(
-                "{}",
-                runtime.block_on(fairness(&server.base_url, &fleet, &plan))?
-            );
+        if !args.seed_only {
+            measure_postgres(
+                &runtime, &server, &database, &fleet, &plan, &args.only, &work_dir,
+            )?;
         }
         server.stop()?;
         drop(database);
@@ -257,6 +259,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let started = Instant::now();
         runtime.block_on(seed(&server.base_url, &fleet))?;
         println!("seeded in {:.1} s", started.elapsed().as_secs_f64());
+        if args.seed_only {
+            server.stop()?;
+            println!("kept {}", dir.join("bench.db").display());
+            return Ok(());
+        }
         let mut rows = Vec::new();
         for scenario in filtered(scenarios(&fleet), &args.only)? {
             let clients = plan.clients[0];
@@ -292,6 +299,50 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     drop(runtime);
+    Ok(())
+}
+
+/// The cold and analyzed tables of every scenario on the seeded fleet, then
+/// fairness.
+fn measure_postgres(
+    runtime: &tokio::runtime::Runtime,
+    server: &Server,
+    database: &Database,
+    fleet: &Fleet,
+    plan: &Plan,
+    only: &[String],
+    work_dir: &Path,
+) -> Result<()> {
+    let scenarios = filtered(scenarios(fleet), only)?;
+    for statistics in ["cold statistics", "analyzed"] {
+        if statistics == "analyzed" {
+            step("ANALYZE");
+            database.psql("ANALYZE")?;
+        }
+        let mut rows = Vec::new();
+        for scenario in &scenarios {
+            for &clients in &plan.clients {
+                rows.push(measure(
+                    runtime, server, database, scenario, plan, clients, work_dir,
+                )?);
+            }
+        }
+        println!();
+        println!(
+            "PostgreSQL, {statistics}: {} clusters, {} node pools, {} s per run",
+            fleet.clusters,
+            fleet.pools(),
+            plan.measure.as_secs()
+        );
+        print!("{}", table(&rows));
+        print!("{}", verdicts(&rows, PG_TARGETS));
+    }
+    if plan.fairness {
+        print!(
+            "{}",
+            runtime.block_on(fairness(&server.base_url, fleet, plan))?
+        );
+    }
     Ok(())
 }
 
@@ -361,6 +412,15 @@ struct DatabaseTarget {
 }
 
 impl DatabaseTarget {
+    /// A name safe to use unquoted in SQL.
+    fn plain_name(name: &str) -> bool {
+        !name.is_empty()
+            && name.len() <= 63
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    }
+
     /// Accept only `postgres://[user@]127.0.0.1|localhost|[::1][:port]/name`
     /// with a plain database name: the run may send traffic nowhere else,
     /// and the name goes into `CREATE DATABASE` unquoted.
@@ -385,12 +445,7 @@ impl DatabaseTarget {
             "the benchmark only talks to this machine; {host:?} is not 127.0.0.1"
         );
         ensure!(
-            !name.is_empty()
-                && name.len() <= 63
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-                && name != "postgres",
+            Self::plain_name(name) && name != "postgres",
             "the database name {name:?} must be 1-63 of a-z, 0-9 and _ (and not postgres)"
         );
         let base = &url[..url.len() - path.len()];
@@ -407,19 +462,22 @@ impl DatabaseTarget {
     }
 }
 
-/// The benchmark's database; dropped (with its connections) on drop.
+/// The benchmark's database; dropped (with its connections) on drop
+/// unless kept.
 struct Database {
     target: DatabaseTarget,
+    keep: bool,
 }
 
 impl Database {
-    fn create(target: DatabaseTarget) -> Result<Self> {
-        psql(
-            &target.admin_url,
-            &format!("CREATE DATABASE {}", target.name),
-        )
-        .with_context(|| format!("cannot create database {}", target.name))?;
-        Ok(Self { target })
+    fn create(target: DatabaseTarget, template: Option<&str>, keep: bool) -> Result<Self> {
+        let sql = match template {
+            Some(template) => format!("CREATE DATABASE {} TEMPLATE {template}", target.name),
+            None => format!("CREATE DATABASE {}", target.name),
+        };
+        psql(&target.admin_url, &sql)
+            .with_context(|| format!("cannot create database {}", target.name))?;
+        Ok(Self { target, keep })
     }
 
     fn psql(&self, sql: &str) -> Result<()> {
@@ -429,6 +487,10 @@ impl Database {
 
 impl Drop for Database {
     fn drop(&mut self) {
+        if self.keep {
+            step(&format!("keep database {}", self.target.name));
+            return;
+        }
         step(&format!("drop database {}", self.target.name));
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.target.name);
         if let Err(error) = psql(&self.target.admin_url, &sql) {
