@@ -189,8 +189,6 @@ pub async fn list(
         }
         cluster::Entity::find().filter(condition)
     });
-    // Read before the list, so every change up to it is in the list.
-    let position = feed::head(&ctx.db).await?;
     let total = page::Total::of(
         ctx.db.get_database_backend(),
         filter::Search::Indexed,
@@ -198,7 +196,11 @@ pub async fn list(
         &exact,
         scoped,
     );
-    let (rows, total) = page::fetch::<cluster::Model>(ctx, matching, total, query.page).await?;
+    let page::Listed {
+        rows,
+        total,
+        position,
+    } = page::fetch::<cluster::Model>(ctx, matching, total, query.page).await?;
     Ok(ClusterList {
         kind: ClusterListKind::ClusterList,
         items: rows.iter().map(Wire::to_wire).collect::<Result<_, _>>()?,

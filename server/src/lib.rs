@@ -58,6 +58,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// How much of the change feed is kept (`serve --watch-retention-*`).
     pub retention: Retention,
+    /// How many list queries may run at once (`None`: [`db::list_share`]).
+    pub list_concurrency: Option<usize>,
 }
 
 /// Why the server could not start.
@@ -162,10 +164,15 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         aggregation: config.aggregation,
         metrics: metrics.clone(),
         tokens: config.auth,
-        list_permits: Arc::new(tokio::sync::Semaphore::new(db::list_share(
-            &config.database_url,
-            config.database_pool_size,
-        ))),
+        list_permits: Arc::new(tokio::sync::Semaphore::new(
+            config.list_concurrency.unwrap_or_else(|| {
+                db::list_share(
+                    &config.database_url,
+                    config.database_pool_size,
+                    std::thread::available_parallelism().map_or(1, usize::from),
+                )
+            }),
+        )),
         // A zero timeout means unbounded, for the database and the wait alike.
         statement_timeout: if config.statement_timeout.is_zero() {
             Duration::MAX
@@ -207,6 +214,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     );
     if db.get_database_backend() == sea_orm::DbBackend::Postgres {
         background.push(db::tally::spawn_folding(db.clone()));
+        background.push(db::vacuum::spawn_vacuuming(config.database_url.clone()));
     }
     let listener = Listener::spawn(parts, limits, tokens, operations);
     Ok(RunningServer {

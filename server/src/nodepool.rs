@@ -234,8 +234,6 @@ async fn list_matching(
         }
         nodepool::Entity::find().filter(condition)
     });
-    // Read before the list, so every change up to it is in the list.
-    let position = feed::head(&ctx.db).await?;
     let total = page::Total::of::<nodepool::Column>(
         ctx.db.get_database_backend(),
         how,
@@ -243,7 +241,11 @@ async fn list_matching(
         &[],
         scoped,
     );
-    let (rows, total) = page::fetch::<nodepool::Model>(ctx, matching, total, query.page).await?;
+    let page::Listed {
+        rows,
+        total,
+        position,
+    } = page::fetch::<nodepool::Model>(ctx, matching, total, query.page).await?;
     Ok(NodePoolList {
         kind: NodePoolListKind::NodePoolList,
         items: rows.iter().map(Wire::to_wire).collect::<Result<_, _>>()?,

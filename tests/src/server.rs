@@ -253,6 +253,7 @@ pub fn server_config(database_url: String) -> ServerConfig {
         auth: None,
         limits: hyperfleet_server::Limits::default(),
         retention: hyperfleet_server::Retention::default(),
+        list_concurrency: None,
     }
 }
 

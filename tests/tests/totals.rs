@@ -1,10 +1,11 @@
 //! A list's `total` is exact however the server finds it: on PostgreSQL the
 //! lists of at most one search term read totals the database keeps with
-//! every write (`db::tally`), the others count their matches. Each filter
-//! is asked both ways (a `name=*` glob matches every name and makes the
+//! every write (`db::tally`), on SQLite a single label selector counts the
+//! label table's rows, the others count their matches. Each filter is
+//! asked both ways (a `name=*` glob matches every name and makes the
 //! server count) after creates, label changes, phase changes, deletion and
 //! hard deletion, with writers running at once, before and after the kept
-//! totals are folded. Lists of several terms, which PostgreSQL counts in
+//! totals are folded. Lists of several terms, which both backends count in
 //! the same statement that picks the page, are paged through and must
 //! give the whole list's order, filtered.
 

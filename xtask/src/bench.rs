@@ -726,9 +726,9 @@ enum ScenarioKind {
 }
 
 /// The columns of a cluster row, as the server selects them.
-const COLUMNS: &str = r#""clusters"."id", "clusters"."name", "clusters"."generation", "clusters"."provider", "clusters"."region", "clusters"."node_count", "clusters"."labels", "clusters"."phase", "clusters"."phase_message", "clusters"."phase_changed_at", "clusters"."created_at", "clusters"."updated_at", "clusters"."conditions""#;
+const COLUMNS: &str = r#""clusters"."id", "clusters"."name", "clusters"."generation", "clusters"."provider", "clusters"."region", "clusters"."node_count", "clusters"."labels", "clusters"."phase", "clusters"."phase_message", "clusters"."phase_changed_at", "clusters"."created_at", "clusters"."updated_at", "clusters"."conditions", "clusters"."resource_version""#;
 /// The columns of a node-pool row, as the server selects them.
-const POOL_COLUMNS: &str = r#""nodepools"."id", "nodepools"."cluster_id", "nodepools"."name", "nodepools"."generation", "nodepools"."node_count", "nodepools"."machine_type", "nodepools"."labels", "nodepools"."phase", "nodepools"."phase_message", "nodepools"."phase_changed_at", "nodepools"."created_at", "nodepools"."updated_at", "nodepools"."conditions""#;
+const POOL_COLUMNS: &str = r#""nodepools"."id", "nodepools"."cluster_id", "nodepools"."name", "nodepools"."generation", "nodepools"."node_count", "nodepools"."machine_type", "nodepools"."labels", "nodepools"."phase", "nodepools"."phase_message", "nodepools"."phase_changed_at", "nodepools"."created_at", "nodepools"."updated_at", "nodepools"."conditions", "nodepools"."resource_version""#;
 
 const J3: &str = "clusters?labels=environment:production,team:platform&phase=Ready\
                   &provider=gcp&region=us-east1&size=10";
@@ -766,7 +766,7 @@ fn scenarios(fleet: &Fleet) -> Vec<Scenario> {
             pgbench_script: list_with_ids_script("clusters", COLUMNS, &contains("clusters")),
             pgbench_vars: vec![(
                 "terms",
-                r#"{"label:environment=production","label:team=platform","phase:Ready","provider:gcp","region:us-east1"}"#
+                r#"{"label:environment=production|phase:Ready","label:team=platform|phase:Ready","provider:gcp|region:us-east1"}"#
                     .into(),
             )],
         },
@@ -778,7 +778,7 @@ fn scenarios(fleet: &Fleet) -> Vec<Scenario> {
                 "clusters",
                 COLUMNS,
                 &contains("clusters"),
-                &kept_total("Cluster", ":terms"),
+                ScriptTotal::Kept("Cluster", ":terms"),
             ),
             pgbench_vars: vec![("terms", r#"{"label:environment=production"}"#.into())],
         },
@@ -786,14 +786,24 @@ fn scenarios(fleet: &Fleet) -> Vec<Scenario> {
             name: "unfiltered",
             title: "unfiltered page",
             kind: ScenarioKind::List { path: UNFILTERED },
-            pgbench_script: list_script("clusters", COLUMNS, "TRUE", &kept_total("Cluster", ":every")),
+            pgbench_script: list_script(
+                "clusters",
+                COLUMNS,
+                "TRUE",
+                ScriptTotal::Kept("Cluster", ":every"),
+            ),
             pgbench_vars: vec![("every", "{*}".into())],
         },
         Scenario {
             name: "sentinel",
             title: "sentinel phase=Pending,Not Ready",
             kind: ScenarioKind::List { path: SENTINEL },
-            pgbench_script: list_script("clusters", COLUMNS, overlap, &kept_total("Cluster", ":any")),
+            pgbench_script: list_script(
+                "clusters",
+                COLUMNS,
+                overlap,
+                ScriptTotal::Kept("Cluster", ":any"),
+            ),
             pgbench_vars: vec![("any", r#"{"phase:Pending","phase:Not Ready"}"#.into())],
         },
     ];
@@ -808,7 +818,7 @@ fn scenarios(fleet: &Fleet) -> Vec<Scenario> {
                 "nodepools",
                 POOL_COLUMNS,
                 &contains("nodepools"),
-                &kept_total("NodePool", ":terms"),
+                ScriptTotal::Kept("NodePool", ":terms"),
             ),
             pgbench_vars: vec![("terms", r#"{"label:environment=production"}"#.into())],
         });
@@ -822,7 +832,7 @@ fn scenarios(fleet: &Fleet) -> Vec<Scenario> {
                     "nodepools",
                     POOL_COLUMNS,
                     &format!("{on_rows} AND {of_bench_7}"),
-                    &format!("SELECT COUNT(*) FROM \"nodepools\" WHERE {on_rows} AND {of_bench_7}"),
+                    ScriptTotal::Counted,
                 )
             ),
             pgbench_vars: vec![("terms", r#"{"label:environment=production"}"#.into())],
@@ -831,26 +841,49 @@ fn scenarios(fleet: &Fleet) -> Vec<Scenario> {
     all
 }
 
-/// The statements of one list request on PostgreSQL: the transaction whose
-/// backend a disconnect would cancel, the total (`total`), the page.
-fn list_script(table: &str, columns: &str, filter: &str, total: &str) -> String {
+/// How a scripted list finds its total, as the server does (`page::Total`).
+enum ScriptTotal {
+    /// The sum PostgreSQL keeps (`db::tally`) for the kind and the terms in
+    /// a pgbench variable (`:name`), read in the opening statement.
+    Kept(&'static str, &'static str),
+    /// `COUNT(*)` of the filter, after the opening statement.
+    Counted,
+}
+
+/// The first statement of a list's transaction (`page::Opening`): who the
+/// transaction is, the feed head, and a kept total or none.
+fn opening(total: &str) -> String {
     format!(
-        "BEGIN;\n\
-         SELECT pg_backend_pid() AS pid, now() AS xact_start;\n\
-         {total};\n\
-         SELECT {columns} FROM \"{table}\" WHERE {filter} ORDER BY \
-         \"{table}\".\"created_at\" ASC, \"{table}\".\"id\" ASC LIMIT 10 OFFSET 0;\n\
-         COMMIT;\n"
+        "SELECT pg_backend_pid() AS pid, now() AS xact_start, (SELECT position FROM \
+         feed_position WHERE id = 1) AS head, {total} AS total;\n"
     )
 }
 
-/// The server's read of a total PostgreSQL keeps (`db::tally`) for the
-/// terms in the pgbench variable `terms` (`:name`).
-fn kept_total(kind: &str, terms: &str) -> String {
+/// The statements of one list request on PostgreSQL: the transaction whose
+/// backend a disconnect would cancel, opened by one statement that reads a
+/// kept total too, a count if not, the page.
+fn list_script(table: &str, columns: &str, filter: &str, total: ScriptTotal) -> String {
+    let (opening, count) = match total {
+        ScriptTotal::Kept(kind, terms) => (
+            opening(&format!(
+                "(coalesce((SELECT sum(n) FROM search_totals WHERE kind = '{kind}' \
+                 AND term = ANY(CAST({terms} AS text[]))), 0) + coalesce((SELECT sum(delta) \
+                 FROM search_tally WHERE kind = '{kind}' AND term = ANY(CAST({terms} AS text[]))), 0))::bigint"
+            )),
+            String::new(),
+        ),
+        ScriptTotal::Counted => (
+            opening("NULL::bigint"),
+            format!("SELECT COUNT(*) FROM \"{table}\" WHERE {filter};\n"),
+        ),
+    };
     format!(
-        "SELECT (coalesce((SELECT sum(n) FROM search_totals WHERE kind = '{kind}' \
-         AND term = ANY(CAST({terms} AS text[]))), 0) + coalesce((SELECT sum(delta) \
-         FROM search_tally WHERE kind = '{kind}' AND term = ANY(CAST({terms} AS text[]))), 0))::bigint"
+        "BEGIN;\n\
+         {opening}\
+         {count}\
+         SELECT {columns} FROM \"{table}\" WHERE {filter} ORDER BY \
+         \"{table}\".\"created_at\" ASC, \"{table}\".\"id\" ASC LIMIT 10 OFFSET 0;\n\
+         COMMIT;\n"
     )
 }
 
@@ -860,14 +893,15 @@ fn kept_total(kind: &str, terms: &str) -> String {
 fn list_with_ids_script(table: &str, columns: &str, filter: &str) -> String {
     format!(
         "BEGIN;\n\
-         SELECT pg_backend_pid() AS pid, now() AS xact_start;\n\
+         {}\
          SELECT COUNT(*) AS total, coalesce(array_to_string(trim_array(array_agg(id ORDER BY \
          created_at, id), greatest(COUNT(*) - 10, 0)::int), ','), '') AS ids FROM \"{table}\" \
          WHERE {filter} \\gset\n\
          SELECT {columns} FROM \"{table}\" WHERE \"{table}\".\"id\" = \
          ANY(CAST(string_to_array(:ids, ',') AS uuid[])) ORDER BY \
          \"{table}\".\"created_at\" ASC, \"{table}\".\"id\" ASC;\n\
-         COMMIT;\n"
+         COMMIT;\n",
+        opening("NULL::bigint")
     )
 }
 

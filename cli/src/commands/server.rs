@@ -60,7 +60,7 @@ pub struct ServeArgs {
     /// On SIGTERM, how long in-flight requests may take to finish.
     #[arg(long, env = "HYPERFLEET_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     shutdown_timeout: Duration,
-    /// Most connections to PostgreSQL (SQLite always uses 4). On few cores,
+    /// Most connections to PostgreSQL (SQLite always uses 8). On few cores,
     /// fewer connections than concurrent requests can serve more requests.
     #[arg(long, env = "HYPERFLEET_DATABASE_POOL_SIZE", default_value_t = db::DEFAULT_POSTGRES_POOL_SIZE)]
     database_pool_size: u32,
@@ -70,6 +70,13 @@ pub struct ServeArgs {
     /// for longer; a list waits at most as long for its turn.
     #[arg(long, env = "HYPERFLEET_STATEMENT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     statement_timeout: Duration,
+    /// Most list requests whose queries run at once; more wait for a turn
+    /// (at most `--statement-timeout`, then 503). Default: a quarter of the
+    /// pool, and no more than this machine's cores, since each list keeps a
+    /// core busy and more only slow lookups and adapters' reports. Raise it
+    /// when PostgreSQL runs on a machine with more cores.
+    #[arg(long, env = "HYPERFLEET_LIST_CONCURRENCY", value_parser = clap::value_parser!(u32).range(1..))]
+    list_concurrency: Option<u32>,
     /// Which adapters each kind requires and in what order they run: a YAML
     /// file (docs/statuses.md). Without it (and without the two lists
     /// below): validation, then dns, then infrastructure for clusters;
@@ -215,6 +222,7 @@ fn server_config(args: &ServeArgs) -> Result<ServerConfig> {
             age: args.watch_retention_age,
             every: args.watch_trim_interval,
         },
+        list_concurrency: args.list_concurrency.map(|n| n as usize),
     })
 }
 

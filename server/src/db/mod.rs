@@ -6,6 +6,7 @@ pub mod entities;
 pub mod filter;
 pub mod tables;
 pub mod tally;
+pub mod vacuum;
 
 use std::time::{Duration, Instant};
 
@@ -142,18 +143,21 @@ fn is_sqlite(url: &str) -> bool {
     url.starts_with("sqlite:")
 }
 
-/// The share of a pool of `pool_size` connections that list queries may
-/// hold at once: a quarter, at least one. A list that counts its matches
-/// costs milliseconds of a core; more of them at once only queue for the
-/// same cores, while holding connections that lookups and adapters' reports
-/// (the control loop) need.
-pub fn list_share(url: &str, pool_size: Option<u32>) -> usize {
+/// How many list queries may run at once by default, on a pool of
+/// `pool_size` connections with `cores` cores here: a quarter of the pool,
+/// and no more than the cores, at least one. A list costs a core's time
+/// while it runs; more lists at once than cores only queue for the same
+/// cores while they hold connections, and crowd out the lookups and
+/// adapters' reports (the control loop) that run beside them. A database on
+/// a bigger machine than the server's can be given more
+/// (`serve --list-concurrency`).
+pub fn list_share(url: &str, pool_size: Option<u32>, cores: usize) -> usize {
     let size = if is_sqlite(url) {
         SQLITE_POOL_SIZE
     } else {
         pool_size.unwrap_or(DEFAULT_POSTGRES_POOL_SIZE).max(1)
     };
-    usize::try_from(size / 4).unwrap_or(1).max(1)
+    usize::try_from(size / 4).unwrap_or(1).min(cores).max(1)
 }
 
 /// Which statement to cancel if its client goes away: a PostgreSQL backend
@@ -166,15 +170,13 @@ pub struct Running {
 }
 
 impl Running {
-    /// Who `txn` (a PostgreSQL transaction) is, asked in one round trip.
-    pub async fn of(txn: &impl ConnectionTrait) -> Result<Self, DbErr> {
-        let row = txn
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                "SELECT pg_backend_pid() AS pid, now() AS xact_start",
-            ))
-            .await?
-            .ok_or_else(|| DbErr::RecordNotFound("pg_backend_pid".into()))?;
+    /// The select-list items that say who a PostgreSQL transaction is, for
+    /// [`Running::from_row`]; a caller adds them to its first statement in
+    /// the transaction rather than spend a round trip on them.
+    pub const COLUMNS: &'static str = "pg_backend_pid() AS pid, now() AS xact_start";
+
+    /// Who the transaction is, from a row with [`Running::COLUMNS`].
+    pub fn from_row(row: &sea_orm::QueryResult) -> Result<Self, DbErr> {
         Ok(Self {
             pid: row.try_get("", "pid")?,
             xact_start: row.try_get("", "xact_start")?,
@@ -258,6 +260,17 @@ pub async fn count<E: EntityTrait>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_get_a_quarter_of_the_pool_and_no_more_than_the_cores() {
+        let postgres = "postgres://postgres@127.0.0.1/x";
+        assert_eq!(list_share(postgres, None, 2), 2);
+        assert_eq!(list_share(postgres, None, 64), 8);
+        assert_eq!(list_share(postgres, Some(12), 64), 3);
+        assert_eq!(list_share(postgres, Some(2), 64), 1);
+        assert_eq!(list_share(postgres, None, 1), 1);
+        assert_eq!(list_share("sqlite://x.db", Some(100), 64), 2);
+    }
 
     /// SQLite has no statement timeout of its own: the progress handler
     /// stops a statement that would run for minutes, with the error the

@@ -35,16 +35,25 @@ const FOLD_LOCK: i64 = 0x48_46_54_41_4c_4c_59;
 pub async fn total(db: &impl ConnectionTrait, kind: &str, terms: &[String]) -> Result<u64, DbErr> {
     let statement = Statement::from_sql_and_values(
         db.get_database_backend(),
-        "SELECT (coalesce((SELECT sum(n) FROM search_totals WHERE kind = $1 AND term = ANY(CAST($2 AS text[]))), 0) \
-         + coalesce((SELECT sum(delta) FROM search_tally WHERE kind = $1 AND term = ANY(CAST($2 AS text[]))), 0))::bigint",
-        [kind.into(), filter::array_literal(terms).into()],
+        format!("SELECT {TOTAL} AS total"),
+        total_values(kind, terms),
     );
     let row = db
         .query_one_raw(statement)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("a sum always has a row".into()))?;
-    let total: i64 = row.try_get_by_index(0)?;
+    let total: i64 = row.try_get("", "total")?;
     Ok(u64::try_from(total).unwrap_or(0))
+}
+
+/// [`total`] as an expression, for a statement that reads more beside it:
+/// its parameters are `$1` and `$2`, bound to [`total_values`].
+pub const TOTAL: &str = "(coalesce((SELECT sum(n) FROM search_totals WHERE kind = $1 AND term = ANY(CAST($2 AS text[]))), 0) \
+     + coalesce((SELECT sum(delta) FROM search_tally WHERE kind = $1 AND term = ANY(CAST($2 AS text[]))), 0))::bigint";
+
+/// The parameters of [`TOTAL`].
+pub fn total_values(kind: &str, terms: &[String]) -> [sea_orm::Value; 2] {
+    [kind.into(), filter::array_literal(terms).into()]
 }
 
 /// Move every committed delta into the kept totals, in one transaction, so

@@ -55,13 +55,13 @@ async fn advance(txn: &impl ConnectionTrait) -> Result<i64, ServiceError> {
     Ok(row.try_get("", "position")?)
 }
 
+/// The statement that reads the newest committed feed position.
+pub const HEAD: &str = "SELECT position FROM feed_position WHERE id = 1";
+
 /// The newest committed feed position.
 pub async fn head(db: &impl ConnectionTrait) -> Result<i64, ServiceError> {
     let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT position FROM feed_position WHERE id = 1",
-        ))
+        .query_one_raw(Statement::from_string(db.get_database_backend(), HEAD))
         .await?
         .ok_or_else(|| ServiceError::Corrupt("the feed_position row is missing".into()))?;
     Ok(row.try_get("", "position")?)
