@@ -175,20 +175,23 @@ pub async fn list(
     .collect();
     let team = caller.scope().condition(cluster::Column::Id);
     let scoped = team.is_some();
-    let matching = filter::common(
-        ctx.db.get_database_backend(),
-        filter::Search::Indexed,
-        &CLUSTERS,
-        &CLUSTER_LABELS,
-        &query.common,
-        &exact,
-    )
-    .map(|mut condition| {
-        if let Some(team) = team {
-            condition = condition.add(team);
-        }
-        cluster::Entity::find().filter(condition)
-    });
+    let backend = ctx.db.get_database_backend();
+    let matching = |how| {
+        filter::common(
+            backend,
+            how,
+            &CLUSTERS,
+            &CLUSTER_LABELS,
+            &query.common,
+            &exact,
+        )
+        .map(|mut condition| {
+            if let Some(team) = team.clone() {
+                condition = condition.add(team);
+            }
+            cluster::Entity::find().filter(condition)
+        })
+    };
     let total = page::Total::of(
         ctx.db.get_database_backend(),
         filter::Search::Indexed,

@@ -217,23 +217,31 @@ async fn list_matching(
     };
     let team = scope.condition(nodepool::Column::ClusterId);
     let scoped = team.is_some();
-    let matching = filter::common(
-        ctx.db.get_database_backend(),
-        how,
-        &NODEPOOLS,
-        &NODEPOOL_LABELS,
-        &query.common,
-        &[],
-    )
-    .map(|mut condition| {
-        if let Some(cluster_id) = query.cluster_id {
-            condition = condition.add(nodepool::Column::ClusterId.eq(cluster_id));
-        }
-        if let Some(team) = team {
-            condition = condition.add(team);
-        }
-        nodepool::Entity::find().filter(condition)
-    });
+    let backend = ctx.db.get_database_backend();
+    let matching = |asked| {
+        let how = if how == filter::Search::OnRows {
+            how
+        } else {
+            asked
+        };
+        filter::common(
+            backend,
+            how,
+            &NODEPOOLS,
+            &NODEPOOL_LABELS,
+            &query.common,
+            &[],
+        )
+        .map(|mut condition| {
+            if let Some(cluster_id) = query.cluster_id {
+                condition = condition.add(nodepool::Column::ClusterId.eq(cluster_id));
+            }
+            if let Some(team) = team.clone() {
+                condition = condition.add(team);
+            }
+            nodepool::Entity::find().filter(condition)
+        })
+    };
     let total = page::Total::of::<nodepool::Column>(
         ctx.db.get_database_backend(),
         how,

@@ -104,11 +104,13 @@ pub fn array_literal(terms: &[String]) -> String {
 pub enum Search {
     /// Across the table: the index finds the matches.
     Indexed,
-    /// Among rows another indexed equality already narrows to a few (one
-    /// cluster's node pools): the terms are checked on those rows only.
-    /// Written so the GIN index cannot serve it: without statistics the
-    /// planner would otherwise prefer it (28 % of all node pools) to the
-    /// `cluster_id` index (ten of them).
+    /// On the rows another path reads: among rows another indexed
+    /// equality already narrows to a few (one cluster's node pools), or a
+    /// page walked along the list order's index among many matches
+    /// (`resource::page`). Written so the GIN index cannot serve it:
+    /// without statistics the planner would otherwise prefer it (28 % of
+    /// all node pools) to the `cluster_id` index (ten of them), or to the
+    /// walk.
     OnRows,
 }
 
@@ -248,7 +250,10 @@ fn search_terms<C>(
         None => phases,
     };
     let (first, second) = PAIRED_EXACT;
-    let paired = exact.iter().find(|e| e.term == first).zip(exact.iter().find(|e| e.term == second));
+    let paired = exact
+        .iter()
+        .find(|e| e.term == first)
+        .zip(exact.iter().find(|e| e.term == second));
     match paired {
         Some((a, b)) => {
             all.push(format!("{}:{}|{}:{}", a.term, a.value, b.term, b.value));
@@ -497,7 +502,10 @@ mod tests {
     fn exact_filters_and_one_phase_join_the_containment_as_pairs() {
         // J3: each label paired with the phase, provider with region.
         let j3 = CommonFilter {
-            labels: vec![equals("team", "platform"), equals("environment", "production")],
+            labels: vec![
+                equals("team", "platform"),
+                equals("environment", "production"),
+            ],
             phases: vec![Phase::Ready],
             name: None,
             conditions: vec![],
@@ -509,9 +517,7 @@ mod tests {
         // A bare key has no pair: it and the phase stay single terms; a
         // provider alone stays single too.
         let bare_key = CommonFilter {
-            labels: vec![LabelSelector::Exists {
-                key: "team".into(),
-            }],
+            labels: vec![LabelSelector::Exists { key: "team".into() }],
             phases: vec![Phase::Ready],
             ..CommonFilter::default()
         };

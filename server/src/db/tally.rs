@@ -35,8 +35,8 @@ const FOLD_LOCK: i64 = 0x48_46_54_41_4c_4c_59;
 pub async fn total(db: &impl ConnectionTrait, kind: &str, terms: &[String]) -> Result<u64, DbErr> {
     let statement = Statement::from_sql_and_values(
         db.get_database_backend(),
-        format!("SELECT {TOTAL} AS total"),
-        total_values(kind, terms),
+        format!("SELECT {} AS total", total_expression(1, 2)),
+        [kind.into(), filter::array_literal(terms).into()],
     );
     let row = db
         .query_one_raw(statement)
@@ -47,13 +47,13 @@ pub async fn total(db: &impl ConnectionTrait, kind: &str, terms: &[String]) -> R
 }
 
 /// [`total`] as an expression, for a statement that reads more beside it:
-/// its parameters are `$1` and `$2`, bound to [`total_values`].
-pub const TOTAL: &str = "(coalesce((SELECT sum(n) FROM search_totals WHERE kind = $1 AND term = ANY(CAST($2 AS text[]))), 0) \
-     + coalesce((SELECT sum(delta) FROM search_tally WHERE kind = $1 AND term = ANY(CAST($2 AS text[]))), 0))::bigint";
-
-/// The parameters of [`TOTAL`].
-pub fn total_values(kind: &str, terms: &[String]) -> [sea_orm::Value; 2] {
-    [kind.into(), filter::array_literal(terms).into()]
+/// the kind is parameter `$kind`, the terms (an array literal,
+/// [`filter::array_literal`]) parameter `$terms`.
+pub fn total_expression(kind: usize, terms: usize) -> String {
+    format!(
+        "(coalesce((SELECT sum(n) FROM search_totals WHERE kind = ${kind} AND term = ANY(CAST(${terms} AS text[]))), 0) \
+         + coalesce((SELECT sum(delta) FROM search_tally WHERE kind = ${kind} AND term = ANY(CAST(${terms} AS text[]))), 0))::bigint"
+    )
 }
 
 /// Move every committed delta into the kept totals, in one transaction, so
