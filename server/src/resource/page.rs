@@ -112,6 +112,14 @@ pub async fn fetch<R: Row>(
             position: feed::head(&ctx.db).await?,
         });
     }
+    // Read before the list, so every change up to it is in the list; on
+    // SQLite also before the permit, which it would hold one statement
+    // longer (PostgreSQL reads it in the list's opening statement).
+    let sqlite_position = if ctx.db.get_database_backend() == DbBackend::Postgres {
+        None
+    } else {
+        Some(feed::head(&ctx.db).await?)
+    };
     let _permit =
         match tokio::time::timeout(ctx.statement_timeout, ctx.list_permits.acquire()).await {
             Ok(Ok(permit)) => permit,
@@ -119,9 +127,7 @@ pub async fn fetch<R: Row>(
             Ok(Err(_)) => return Err(ServiceError::DatabaseUnreachable),
             Err(_) => return Err(ServiceError::Busy),
         };
-    if ctx.db.get_database_backend() != DbBackend::Postgres {
-        // Read before the list, so every change up to it is in the list.
-        let position = feed::head(&ctx.db).await?;
+    if let Some(position) = sqlite_position {
         let (rows, total) = total_and_page(&ctx.db, &matching, &total, None, page).await?;
         return Ok(Listed {
             rows,
