@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use crate::db::filter;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait};
 
 /// The term every row holds.
@@ -28,27 +27,12 @@ const FOLD_LOCK: i64 = 0x48_46_54_41_4c_4c_59;
 
 /// How many rows of `kind` (`Cluster`, `NodePool`: the triggers' argument)
 /// hold any of `terms`, of which no row may hold two (one term, the phases
-/// of a phase set, or [`EVERY_ROW`]); exact, in the reading statement's
-/// snapshot: the kept totals plus the deltas not yet folded into them, in
-/// one statement, so a fold committing meanwhile is seen whole or not at
-/// all.
-pub async fn total(db: &impl ConnectionTrait, kind: &str, terms: &[String]) -> Result<u64, DbErr> {
-    let statement = Statement::from_sql_and_values(
-        db.get_database_backend(),
-        format!("SELECT {} AS total", total_expression(1, 2)),
-        [kind.into(), filter::array_literal(terms).into()],
-    );
-    let row = db
-        .query_one_raw(statement)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("a sum always has a row".into()))?;
-    let total: i64 = row.try_get("", "total")?;
-    Ok(u64::try_from(total).unwrap_or(0))
-}
-
-/// [`total`] as an expression, for a statement that reads more beside it:
-/// the kind is parameter `$kind`, the terms (an array literal,
-/// [`filter::array_literal`]) parameter `$terms`.
+/// of a phase set, or [`EVERY_ROW`]), as an expression for a statement
+/// that reads more beside it: the kind is parameter `$kind`, the terms (an
+/// array literal, `db::filter::array_literal`) parameter `$terms`. Exact,
+/// in the reading statement's snapshot: the kept totals plus the deltas
+/// not yet folded into them, in one statement, so a fold committing
+/// meanwhile is seen whole or not at all.
 pub fn total_expression(kind: usize, terms: usize) -> String {
     format!(
         "(coalesce((SELECT sum(n) FROM search_totals WHERE kind = ${kind} AND term = ANY(CAST(${terms} AS text[]))), 0) \

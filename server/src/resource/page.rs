@@ -40,6 +40,13 @@ pub enum Total {
     /// the sum over these terms, of which no row holds two. Costs the same
     /// however many rows match; then the page is read in order.
     Kept(Vec<String>),
+    /// Counted, as [`Counting`] says.
+    Counted(Counting),
+}
+
+/// How a list whose total is not kept counts its matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Counting {
     /// Counted on SQLite from the label table's `(key, value)` index alone,
     /// for a list across the table whose only filter is this one label
     /// selector ([`filter::only_label`]): no resource row is read (2 800
@@ -49,9 +56,9 @@ pub enum Total {
     /// Counted by the statement that also picks the ids of the page's rows:
     /// for an intersection of search terms, the costly part, which is then
     /// computed once rather than once for the count and again for the page.
-    CountedWithIds,
+    WithIds,
     /// Counted (`COUNT(*)`), then the page read in order.
-    Counted,
+    Rows,
 }
 
 impl Total {
@@ -66,31 +73,31 @@ impl Total {
         scoped: bool,
     ) -> Total {
         if how != Search::Indexed {
-            return Total::Counted;
+            return Total::Counted(Counting::Rows);
         }
         if backend != DbBackend::Postgres {
             // A team's view is a subset of the label rows too.
             if !scoped && let Some((key, value)) = filter::only_label(filter, exact) {
-                return Total::LabelRows {
+                return Total::Counted(Counting::LabelRows {
                     key: key.to_string(),
                     value: value.map(str::to_string),
-                };
+                });
             }
-            return if filter::terms_together(filter, exact) >= 2 {
-                Total::CountedWithIds
+            return Total::Counted(if filter::terms_together(filter, exact) >= 2 {
+                Counting::WithIds
             } else {
-                Total::Counted
-            };
+                Counting::Rows
+            });
         }
         // A team's view is a subset the kept totals know nothing of.
         if !scoped && let Some(terms) = filter::tally_terms(backend, how, filter, exact) {
             return Total::Kept(terms);
         }
-        if filter::has_search_terms(filter, exact) {
-            Total::CountedWithIds
+        Total::Counted(if filter::has_search_terms(filter, exact) {
+            Counting::WithIds
         } else {
-            Total::Counted
-        }
+            Counting::Rows
+        })
     }
 }
 
@@ -105,13 +112,13 @@ pub async fn fetch<R: Row>(
     total: Total,
     page: Page,
 ) -> Result<Listed<R>, ServiceError> {
-    if matching(Search::Indexed).is_none() {
+    let Some(indexed) = matching(Search::Indexed) else {
         return Ok(Listed {
             rows: Vec::new(),
             total: 0,
             position: feed::head(&ctx.db).await?,
         });
-    }
+    };
     // Read before the list, so every change up to it is in the list; on
     // SQLite also before the permit, which it would hold one statement
     // longer (PostgreSQL reads it in the list's opening statement).
@@ -127,28 +134,43 @@ pub async fn fetch<R: Row>(
             Ok(Err(_)) => return Err(ServiceError::DatabaseUnreachable),
             Err(_) => return Err(ServiceError::Busy),
         };
-    if let Some(position) = sqlite_position {
-        let (rows, total) = total_and_page(&ctx.db, &matching, &total, None, page).await?;
-        return Ok(Listed {
-            rows,
-            total,
-            position,
-        });
-    }
-    if matches!(total, Total::Kept(_)) {
-        // Two statements of bounded cost (a walk of about
-        // `sqrt(size * rows)` rows, or the index among fewer matches), so
-        // no transaction to cancel them by: the statement timeout stops
-        // them at the latest, and the list saves two round trips.
-        let opening = Opening::read::<R>(&ctx.db, &total).await?;
-        let (rows, total) = total_and_page(&ctx.db, &matching, &total, opening.kept, page).await?;
-        return Ok(Listed {
-            rows,
-            total,
-            position: opening.position,
-        });
-    }
-    fetch_cancellable(&ctx.db, &matching, &total, page).await
+    let counting = match (sqlite_position, total) {
+        (Some(position), total) => {
+            let counting = match total {
+                Total::Kept(_) => Counting::Rows,
+                Total::Counted(counting) => counting,
+            };
+            let (rows, total) = counted_page(&ctx.db, indexed, &counting, page).await?;
+            return Ok(Listed {
+                rows,
+                total,
+                position,
+            });
+        }
+        (None, Total::Kept(terms)) => {
+            // Two statements of bounded cost (a walk of about
+            // `sqrt(size * rows)` rows, or the index among fewer matches),
+            // so no transaction to cancel them by: the statement timeout
+            // stops them at the latest, and the list saves two round trips.
+            let opening = Opening::read::<R>(&ctx.db, Some(&terms)).await?;
+            let kept = opening
+                .kept
+                .ok_or_else(|| ServiceError::Corrupt("a kept total read as NULL".into()))?;
+            let walked = || {
+                matching(Search::OnRows).ok_or_else(|| {
+                    ServiceError::Corrupt("a filter matched something, then nothing".into())
+                })
+            };
+            let (rows, total) = kept_page(&ctx.db, indexed, walked, kept, page).await?;
+            return Ok(Listed {
+                rows,
+                total,
+                position: opening.position,
+            });
+        }
+        (None, Total::Counted(counting)) => counting,
+    };
+    fetch_cancellable(&ctx.db, indexed, &counting, page).await
 }
 
 /// One page of a list, how many rows match in all, and the feed position
@@ -159,18 +181,18 @@ pub struct Listed<R> {
     pub position: i64,
 }
 
-/// [`total_and_page`] in a transaction whose statement is cancelled if this
+/// [`counted_page`] in a transaction whose statement is cancelled if this
 /// future is dropped before it ends.
 async fn fetch_cancellable<R: Row>(
     db: &DatabaseConnection,
-    matching: &impl Fn(Search) -> Option<Select<R::Entity>>,
-    total: &Total,
+    matching: Select<R::Entity>,
+    counting: &Counting,
     page: Page,
 ) -> Result<Listed<R>, ServiceError> {
     let txn = db.begin().await?;
-    let opening = Opening::read::<R>(&txn, total).await?;
+    let opening = Opening::read::<R>(&txn, None).await?;
     let guard = CancelOnDrop::new(db, opening.running);
-    let answer = total_and_page(&txn, matching, total, opening.kept, page).await;
+    let answer = counted_page(&txn, matching, counting, page).await;
     // Dropped here on an error, the transaction rolls back; it only read.
     if answer.is_ok() {
         txn.commit().await?;
@@ -217,9 +239,14 @@ struct Opening {
 }
 
 impl Opening {
-    async fn read<R: Row>(txn: &impl ConnectionTrait, total: &Total) -> Result<Self, ServiceError> {
-        let (kept, values): (String, Vec<sea_orm::Value>) = match total {
-            Total::Kept(terms) => (
+    /// `kept_terms`: the terms of a [`Total::Kept`], whose total (and the
+    /// table's) to read beside.
+    async fn read<R: Row>(
+        txn: &impl ConnectionTrait,
+        kept_terms: Option<&[String]>,
+    ) -> Result<Self, ServiceError> {
+        let (kept, values): (String, Vec<sea_orm::Value>) = match kept_terms {
+            Some(terms) => (
                 format!(
                     "{} AS total, {} AS every",
                     tally::total_expression(1, 2),
@@ -231,7 +258,7 @@ impl Opening {
                     filter::array_literal(&[tally::EVERY_ROW.to_string()]).into(),
                 ],
             ),
-            _ => (
+            None => (
                 "NULL::bigint AS total, NULL::bigint AS every".into(),
                 Vec::new(),
             ),
@@ -265,49 +292,49 @@ impl Opening {
     }
 }
 
-/// The page's rows and the total; `kept`: the kept total, already read.
-async fn total_and_page<R: Row>(
+/// The page's rows among `kept.matching` matches, and that total: by
+/// walking the list order's index with the filter checked on each row
+/// (`walked`, the [`Search::OnRows`] form) when there are many matches,
+/// else through the search index (`indexed`), counted again on the way.
+async fn kept_page<R: Row>(
     db: &impl ConnectionTrait,
-    matching: &impl Fn(Search) -> Option<Select<R::Entity>>,
-    total: &Total,
-    kept: Option<Kept>,
+    indexed: Select<R::Entity>,
+    walked: impl FnOnce() -> Result<Select<R::Entity>, ServiceError>,
+    kept: Kept,
     page: Page,
 ) -> Result<(Vec<R>, u64), ServiceError> {
-    let indexed = matching(Search::Indexed)
-        .ok_or_else(|| ServiceError::Corrupt("a filter matched nothing, then something".into()))?;
-    let total = match (kept, total) {
-        // Few matches among many rows: found through the index, and
-        // counted again on the way, as exactly as the kept total.
-        (Some(kept), _) if !kept.walk_is_cheaper(page) => {
-            return counted_with_ids(db, indexed, page).await;
-        }
-        (Some(kept), _) => {
-            if page.offset() >= kept.matching {
-                return Ok((Vec::new(), kept.matching));
-            }
-            let walked = matching(Search::OnRows).ok_or_else(|| {
-                ServiceError::Corrupt("a filter matched something, then nothing".into())
-            })?;
-            return Ok((in_order(db, walked, page).await?, kept.matching));
-        }
-        (None, Total::Kept(terms)) => tally::total(db, R::KIND.title(), terms).await?,
-        (None, Total::LabelRows { key, value }) => {
-            label_rows::<R>(db, key, value.as_deref()).await?
-        }
-        (None, Total::CountedWithIds) if db.get_database_backend() == DbBackend::Postgres => {
-            return counted_with_ids(db, indexed, page).await;
-        }
-        (None, Total::CountedWithIds) => return counted_with_page(db, indexed, page).await,
-        (None, Total::Counted) => count(db, indexed.clone()).await?,
+    if !kept.walk_is_cheaper(page) {
+        return counted_with_ids(db, indexed, page).await;
+    }
+    if page.offset() >= kept.matching {
+        return Ok((Vec::new(), kept.matching));
+    }
+    Ok((in_order(db, walked()?, page).await?, kept.matching))
+}
+
+/// The page's rows among those `matching` selects, and how many match,
+/// counted as `counting` says.
+async fn counted_page<R: Row>(
+    db: &impl ConnectionTrait,
+    matching: Select<R::Entity>,
+    counting: &Counting,
+    page: Page,
+) -> Result<(Vec<R>, u64), ServiceError> {
+    let postgres = db.get_database_backend() == DbBackend::Postgres;
+    let total = match counting {
+        Counting::LabelRows { key, value } => label_rows::<R>(db, key, value.as_deref()).await?,
+        Counting::WithIds if postgres => return counted_with_ids(db, matching, page).await,
+        Counting::WithIds => return counted_with_page(db, matching, page).await,
+        Counting::Rows => count(db, matching.clone()).await?,
     };
     // Past the last match there is nothing to fetch.
     if page.offset() >= total {
         return Ok((Vec::new(), total));
     }
-    if db.get_database_backend() == DbBackend::Sqlite && total > SQLITE_WALK_FROM {
-        return Ok((page_by_walking(db, indexed, page).await?, total));
+    if !postgres && total > SQLITE_WALK_FROM {
+        return Ok((page_by_walking(db, matching, page).await?, total));
     }
-    Ok((in_order(db, indexed, page).await?, total))
+    Ok((in_order(db, matching, page).await?, total))
 }
 
 /// The page of `matching` in list order, read as the planner sees fit.
@@ -325,7 +352,7 @@ async fn in_order<R: Row>(
         .await?)
 }
 
-/// [`Total::CountedWithIds`]: the count and the page's ids in one pass over
+/// [`Counting::WithIds`]: the count and the page's ids in one pass over
 /// the matches (PostgreSQL: an aggregate sorts the matches' ids, which is
 /// cheap next to finding them), then the page's rows by primary key.
 async fn counted_with_ids<R: Row>(
@@ -363,7 +390,7 @@ async fn counted_with_ids<R: Row>(
     Ok((rows_by_id(db, ids).await?, total))
 }
 
-/// [`Total::LabelRows`]: how many rows of `R`'s label table have `key`
+/// [`Counting::LabelRows`]: how many rows of `R`'s label table have `key`
 /// (and `value`).
 async fn label_rows<R: Row>(
     db: &impl ConnectionTrait,
@@ -378,7 +405,7 @@ async fn label_rows<R: Row>(
     Ok(count(db, rows).await?)
 }
 
-/// [`Total::CountedWithIds`] on SQLite: the page's ids in order, each with
+/// [`Counting::WithIds`] on SQLite: the page's ids in order, each with
 /// the number of all matches (a window count over them), in one pass over
 /// the matches; then the page's rows by primary key. Only a page past the
 /// last match has no row to carry the count, and counts again.
