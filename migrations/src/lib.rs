@@ -14,6 +14,7 @@ mod m20261130_000010_search_tally;
 mod m20261130_000011_search_index_without_pending_list;
 mod m20261130_000012_room_for_in_place_updates;
 mod m20261130_000013_paired_search_terms;
+mod m20261130_000014_phase_in_provider_index;
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000011_search_index_without_pending_list::Migration),
             Box::new(m20261130_000012_room_for_in_place_updates::Migration),
             Box::new(m20261130_000013_paired_search_terms::Migration),
+            Box::new(m20261130_000014_phase_in_provider_index::Migration),
         ]
     }
 }

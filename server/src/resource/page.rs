@@ -127,6 +127,10 @@ pub async fn fetch<R: Row>(
     } else {
         Some(feed::head(&ctx.db).await?)
     };
+    let walked = || {
+        matching(Search::OnRows)
+            .ok_or_else(|| ServiceError::Corrupt("a filter matched something, then nothing".into()))
+    };
     let _permit =
         match tokio::time::timeout(ctx.statement_timeout, ctx.list_permits.acquire()).await {
             Ok(Ok(permit)) => permit,
@@ -140,7 +144,7 @@ pub async fn fetch<R: Row>(
                 Total::Kept(_) => Counting::Rows,
                 Total::Counted(counting) => counting,
             };
-            let (rows, total) = counted_page(&ctx.db, indexed, &counting, page).await?;
+            let (rows, total) = counted_page(&ctx.db, indexed, walked, &counting, page).await?;
             return Ok(Listed {
                 rows,
                 total,
@@ -156,11 +160,6 @@ pub async fn fetch<R: Row>(
             let kept = opening
                 .kept
                 .ok_or_else(|| ServiceError::Corrupt("a kept total read as NULL".into()))?;
-            let walked = || {
-                matching(Search::OnRows).ok_or_else(|| {
-                    ServiceError::Corrupt("a filter matched something, then nothing".into())
-                })
-            };
             let (rows, total) = kept_page(&ctx.db, indexed, walked, kept, page).await?;
             return Ok(Listed {
                 rows,
@@ -170,7 +169,7 @@ pub async fn fetch<R: Row>(
         }
         (None, Total::Counted(counting)) => counting,
     };
-    fetch_cancellable(&ctx.db, indexed, &counting, page).await
+    fetch_cancellable(&ctx.db, indexed, walked, &counting, page).await
 }
 
 /// One page of a list, how many rows match in all, and the feed position
@@ -186,13 +185,14 @@ pub struct Listed<R> {
 async fn fetch_cancellable<R: Row>(
     db: &DatabaseConnection,
     matching: Select<R::Entity>,
+    walked: impl FnOnce() -> Result<Select<R::Entity>, ServiceError>,
     counting: &Counting,
     page: Page,
 ) -> Result<Listed<R>, ServiceError> {
     let txn = db.begin().await?;
     let opening = Opening::read::<R>(&txn, None).await?;
     let guard = CancelOnDrop::new(db, opening.running);
-    let answer = counted_page(&txn, matching, counting, page).await;
+    let answer = counted_page(&txn, matching, walked, counting, page).await;
     // Dropped here on an error, the transaction rolls back; it only read.
     if answer.is_ok() {
         txn.commit().await?;
@@ -313,10 +313,12 @@ async fn kept_page<R: Row>(
 }
 
 /// The page's rows among those `matching` selects, and how many match,
-/// counted as `counting` says.
+/// counted as `counting` says; `walked`: the same filter checked on the
+/// rows a walk reads ([`Search::OnRows`]).
 async fn counted_page<R: Row>(
     db: &impl ConnectionTrait,
     matching: Select<R::Entity>,
+    walked: impl FnOnce() -> Result<Select<R::Entity>, ServiceError>,
     counting: &Counting,
     page: Page,
 ) -> Result<(Vec<R>, u64), ServiceError> {
@@ -332,7 +334,7 @@ async fn counted_page<R: Row>(
         return Ok((Vec::new(), total));
     }
     if !postgres && total > SQLITE_WALK_FROM {
-        return Ok((page_by_walking(db, matching, page).await?, total));
+        return Ok((page_by_walking(db, walked()?, page).await?, total));
     }
     Ok((in_order(db, matching, page).await?, total))
 }
