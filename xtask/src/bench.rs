@@ -875,47 +875,53 @@ fn kept_total(kind: &str, terms: &str) -> String {
     )
 }
 
-/// The statements of one list request on PostgreSQL: the transaction whose
-/// backend a disconnect would cancel, opened by one statement that reads a
-/// kept total too, a count if not, the page.
+/// The statements of one list request on PostgreSQL: an opening statement
+/// that reads a kept total too, then the page, without a transaction (as
+/// the server runs a list whose total is kept); else the transaction whose
+/// backend a disconnect would cancel, with a count before the page.
 fn list_script(table: &str, columns: &str, filter: &str, total: ScriptTotal) -> String {
-    let (opening, count) = match total {
+    let (begin, opening, count, commit) = match total {
         ScriptTotal::Kept(kind, terms) => (
+            "",
             opening(&format!(
                 "{} AS total, {} AS every",
                 kept_total(kind, terms),
                 kept_total(kind, "'{*}'")
             )),
             String::new(),
+            "",
         ),
         ScriptTotal::Counted => (
+            "BEGIN;\n",
             opening("NULL::bigint AS total, NULL::bigint AS every"),
             format!("SELECT COUNT(*) FROM \"{table}\" WHERE {filter};\n"),
+            "COMMIT;\n",
         ),
     };
     format!(
-        "BEGIN;\n\
+        "{begin}\
          {opening}\
          {count}\
          SELECT {columns} FROM \"{table}\" WHERE {filter} ORDER BY \
          \"{table}\".\"created_at\" ASC, \"{table}\".\"id\" ASC LIMIT 10 OFFSET 0;\n\
-         COMMIT;\n"
+         {commit}"
     )
 }
 
 /// The statements of a list whose matches are counted in the statement
-/// that picks the page's ids (an intersection of search terms), then the
-/// page's rows by id.
+/// that reads the page's rows (an intersection of search terms,
+/// `page::counted_with_rows`), in the transaction a disconnect would
+/// cancel.
 fn list_with_ids_script(table: &str, columns: &str, filter: &str) -> String {
     format!(
         "BEGIN;\n\
          {}\
-         SELECT COUNT(*) AS total, coalesce(array_to_string(trim_array(array_agg(id ORDER BY \
-         created_at, id), greatest(COUNT(*) - 10, 0)::int), ','), '') AS ids FROM \"{table}\" \
-         WHERE {filter} \\gset\n\
-         SELECT {columns} FROM \"{table}\" WHERE \"{table}\".\"id\" = \
-         ANY(CAST(string_to_array(:ids, ',') AS uuid[])) ORDER BY \
-         \"{table}\".\"created_at\" ASC, \"{table}\".\"id\" ASC;\n\
+         WITH matches AS MATERIALIZED (SELECT \"{table}\".\"id\", \"{table}\".\"created_at\" \
+         FROM \"{table}\" WHERE {filter}), page AS (SELECT id, created_at FROM matches \
+         ORDER BY created_at, id LIMIT 10 OFFSET 0) SELECT {columns}, counted.total \
+         FROM (SELECT COUNT(*) AS total FROM matches) AS counted \
+         LEFT JOIN (page JOIN \"{table}\" USING (id)) ON true \
+         ORDER BY page.created_at, page.id;\n\
          COMMIT;\n",
         opening("NULL::bigint AS total, NULL::bigint AS every")
     )

@@ -22,7 +22,8 @@ use hyperfleet_api::{CommonFilter, Page};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityName, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement, TransactionTrait,
+    IdenStatic, Iterable, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -53,9 +54,10 @@ pub enum Counting {
     /// matches of 10 000 clusters: a tenth of the time of counting them
     /// through the resource table).
     LabelRows { key: String, value: Option<String> },
-    /// Counted by the statement that also picks the ids of the page's rows:
-    /// for an intersection of search terms, the costly part, which is then
-    /// computed once rather than once for the count and again for the page.
+    /// Counted by the statement that also finds the page (PostgreSQL: and
+    /// reads its rows; SQLite: picks their ids): for an intersection of
+    /// search terms, the costly part, which is then computed once rather
+    /// than once for the count and again for the page.
     WithIds,
     /// Counted (`COUNT(*)`), then the page read in order.
     Rows,
@@ -304,7 +306,7 @@ async fn kept_page<R: Row>(
     page: Page,
 ) -> Result<(Vec<R>, u64), ServiceError> {
     if !kept.walk_is_cheaper(page) {
-        return counted_with_ids(db, indexed, page).await;
+        return counted_with_rows(db, indexed, page).await;
     }
     if page.offset() >= kept.matching {
         return Ok((Vec::new(), kept.matching));
@@ -325,7 +327,7 @@ async fn counted_page<R: Row>(
     let postgres = db.get_database_backend() == DbBackend::Postgres;
     let total = match counting {
         Counting::LabelRows { key, value } => label_rows::<R>(db, key, value.as_deref()).await?,
-        Counting::WithIds if postgres => return counted_with_ids(db, matching, page).await,
+        Counting::WithIds if postgres => return counted_with_rows(db, matching, page).await,
         Counting::WithIds => return counted_with_page(db, matching, page).await,
         Counting::Rows => count(db, matching.clone()).await?,
     };
@@ -354,42 +356,52 @@ async fn in_order<R: Row>(
         .await?)
 }
 
-/// [`Counting::WithIds`]: the count and the page's ids in one pass over
-/// the matches (PostgreSQL: an aggregate sorts the matches' ids, which is
-/// cheap next to finding them), then the page's rows by primary key.
-async fn counted_with_ids<R: Row>(
+/// [`Counting::WithIds`] on PostgreSQL: the page's rows and the number of
+/// all matches in one statement. The matches (id and order key) are found
+/// once, through the search index, then both counted and sorted for the
+/// page (cheap next to finding them), and the page's rows read by primary
+/// key. The count comes as a column of every row; a page past the last
+/// match is one row with the count and no resource.
+async fn counted_with_rows<R: Row>(
     db: &impl ConnectionTrait,
     matching: Select<R::Entity>,
     page: Page,
 ) -> Result<(Vec<R>, u64), ServiceError> {
-    // The ids up to the page's last, oldest first; the page's are the last
-    // `size` of them. (`trim_array` drops from the end; sea-query's custom
-    // expressions cannot hold an array slice's brackets.)
-    let through = page.offset().saturating_add(u64::from(page.size));
-    let counted: Option<(i64, String)> = matching
+    let found = matching
         .select_only()
-        .expr(Expr::cust("COUNT(*)"))
-        .expr(Expr::cust_with_values(
-            "coalesce(array_to_string(trim_array(array_agg(id ORDER BY created_at, id), \
-             greatest(COUNT(*) - $1, 0)::int), ','), '')",
-            [i64::try_from(through).unwrap_or(i64::MAX)],
-        ))
-        .into_tuple()
-        .one(db)
-        .await?;
-    let Some((total, ids)) = counted else {
-        return Ok((Vec::new(), 0));
-    };
-    let total = u64::try_from(total).unwrap_or(0);
-    let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
-    let ids: Vec<Uuid> = ids
-        .split(',')
-        .filter(|id| !id.is_empty())
-        .skip(skip)
-        .map(Uuid::parse_str)
-        .collect::<Result<_, _>>()
-        .map_err(|e| ServiceError::Corrupt(format!("an id the database listed: {e}")))?;
-    Ok((rows_by_id(db, ids).await?, total))
+        .column(R::COLUMNS.id)
+        .column(R::COLUMNS.created_at)
+        .build(DbBackend::Postgres);
+    let table = R::Entity::default().table_name().to_string();
+    let columns: Vec<String> = <R::Entity as EntityTrait>::Column::iter()
+        .map(|column| format!("r.\"{}\"", column.as_str()))
+        .collect();
+    // Offset and size are integers, written out rather than numbered after
+    // the filter's own placeholders.
+    let sql = format!(
+        "WITH matches AS MATERIALIZED ({found}), \
+         page AS (SELECT id, created_at FROM matches ORDER BY created_at, id \
+         LIMIT {size} OFFSET {offset}) \
+         SELECT {columns}, counted.total \
+         FROM (SELECT COUNT(*) AS total FROM matches) AS counted \
+         LEFT JOIN (page JOIN \"{table}\" AS r USING (id)) ON true \
+         ORDER BY page.created_at, page.id",
+        found = found.sql,
+        size = page.size,
+        offset = page.offset(),
+        columns = columns.join(", "),
+    );
+    let rows = db.query_all_raw(Statement { sql, ..found }).await?;
+    let mut total: i64 = 0;
+    let mut listed = Vec::with_capacity(rows.len());
+    for row in &rows {
+        total = row.try_get("", "total")?;
+        let id: Option<Uuid> = row.try_get("", R::COLUMNS.id.as_str())?;
+        if id.is_some() {
+            listed.push(R::from_query_result(row, "")?);
+        }
+    }
+    Ok((listed, u64::try_from(total).unwrap_or(0)))
 }
 
 /// [`Counting::LabelRows`]: how many rows of `R`'s label table have `key`

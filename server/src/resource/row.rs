@@ -42,7 +42,7 @@ impl Kind {
 /// ([`ResourceColumns`]) and a label table, so labels, pagination, updates,
 /// settling and deletion are written once over this trait; a new resource
 /// kind implements it with [`row!`].
-pub trait Row: Clone + Send + Sync + 'static {
+pub trait Row: Clone + Send + Sync + sea_orm::FromQueryResult + 'static {
     type Entity: EntityTrait<Model = Self>;
     type LabelTable: EntityTrait;
     const KIND: Kind;
