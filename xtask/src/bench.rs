@@ -367,14 +367,23 @@ fn measure(
     println!("load average: {}", load_average());
     step(&format!("API: {} at {clients} clients", scenario.title));
     let cpu_before = server.cpu_seconds();
+    let own_before = cpu_seconds("self");
     let api = runtime.block_on(load(&server.base_url, scenario, plan, clients))?;
     let cpu_after = server.cpu_seconds();
+    let own_after = cpu_seconds("self");
     println!("{}", api.summary());
-    if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
-        println!(
-            "server CPU {:.0} us/request",
-            (after - before) * 1e6 / api.requests.max(1) as f64
-        );
+    // The load generator shares the machine's cores with the server and
+    // the database: what it takes is what they do not get.
+    let per_request = |before: Option<f64>, after: Option<f64>| {
+        before
+            .zip(after)
+            .map(|(before, after)| (after - before) * 1e6 / api.requests.max(1) as f64)
+    };
+    if let (Some(server), Some(own)) = (
+        per_request(cpu_before, cpu_after),
+        per_request(own_before, own_after),
+    ) {
+        println!("CPU per request: server {server:.0} us, load generator {own:.0} us");
     }
     step(&format!("pgbench: {} at {clients} clients", scenario.title));
     let pgbench = pgbench(database, scenario, plan, clients, work_dir)?;
