@@ -18,6 +18,7 @@ mod m20261130_000014_phase_in_provider_index;
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -47,8 +48,21 @@ impl MigratorTrait for Migrator {
 /// migrations that build what only PostgreSQL has (the search column and
 /// index, the kept totals), which SQLite does without.
 async fn on_postgres_only(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
-    if manager.get_database_backend() != DbBackend::Postgres {
+    only_on(manager, DbBackend::Postgres, statements).await
+}
+
+/// Run `statements` in order on SQLite; on PostgreSQL do nothing. For the
+/// indexes SQLite's portable path reads, where PostgreSQL has its own.
+async fn on_sqlite_only(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
+    only_on(manager, DbBackend::Sqlite, statements).await
+}
+
+async fn only_on(
+    manager: &SchemaManager<'_>,
+    backend: DbBackend,
+    statements: &[&str],
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() != backend {
         return Ok(());
     }
     let db = manager.get_connection();

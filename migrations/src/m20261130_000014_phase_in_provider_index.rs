@@ -13,7 +13,6 @@
 //! 000008) and keeps the index as it is.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -27,13 +26,6 @@ const STATEMENTS: [&str; 2] = [
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Sqlite {
-            return Ok(());
-        }
-        let db = manager.get_connection();
-        for statement in STATEMENTS {
-            db.execute_unprepared(statement).await?;
-        }
-        Ok(())
+        crate::on_sqlite_only(manager, &STATEMENTS).await
     }
 }
