@@ -402,6 +402,65 @@ mod tests {
     }
 
     #[test]
+    fn sqlite_probes_labels_on_rows_it_reads_first() {
+        let filter = CommonFilter {
+            labels: vec![LabelSelector::Equals {
+                key: "environment".into(),
+                value: "production".into(),
+            }],
+            ..CommonFilter::default()
+        };
+        let provider = [Exact {
+            column: cluster::Column::Provider,
+            term: "provider",
+            value: "gcp",
+        }];
+        let region = [Exact {
+            column: cluster::Column::Region,
+            term: "region",
+            value: "us-east1",
+        }];
+        let where_of = |how, exact: &[Exact<'_, cluster::Column>]| {
+            let condition = common(
+                DbBackend::Sqlite,
+                how,
+                &CLUSTERS,
+                &CLUSTER_LABELS,
+                &filter,
+                exact,
+            )
+            .expect("a filter that can match");
+            cluster::Entity::find()
+                .filter(condition)
+                .build(DbBackend::Sqlite)
+                .to_string()
+                .split_once(" WHERE ")
+                .map(|(_, condition)| condition.to_string())
+                .unwrap_or_default()
+        };
+        let probe = concat!(
+            r#"EXISTS(SELECT 1 FROM "cluster_labels" WHERE "cluster_labels"."key" = 'environment' AND "cluster_labels"."value" = 'production'"#,
+            r#" AND "cluster_labels"."cluster_id" = "clusters"."id")"#
+        );
+        let list = concat!(
+            r#""clusters"."id" IN (SELECT "cluster_id" FROM "cluster_labels" WHERE "cluster_labels"."key" = 'environment' AND "cluster_labels"."value" = 'production')"#
+        );
+        // Rows read first: a walk, or the provider's index.
+        assert_eq!(where_of(Search::OnRows, &[]), probe);
+        assert_eq!(
+            where_of(Search::Indexed, &provider),
+            format!(r#"{probe} AND "clusters"."provider" = 'gcp'"#)
+        );
+        // Otherwise the label rows may find the matches: region has no
+        // index of its own.
+        assert_eq!(where_of(Search::Indexed, &[]), list);
+        assert_eq!(
+            where_of(Search::Indexed, &region),
+            format!(r#"{list} AND "clusters"."region" = 'us-east1'"#)
+        );
+    }
+
+    #[test]
     fn every_filter_is_a_where_term() {
         let filter = CommonFilter {
             labels: vec![
