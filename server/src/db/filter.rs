@@ -442,9 +442,7 @@ mod tests {
             r#"EXISTS(SELECT 1 FROM "cluster_labels" WHERE "cluster_labels"."key" = 'environment' AND "cluster_labels"."value" = 'production'"#,
             r#" AND "cluster_labels"."cluster_id" = "clusters"."id")"#
         );
-        let list = concat!(
-            r#""clusters"."id" IN (SELECT "cluster_id" FROM "cluster_labels" WHERE "cluster_labels"."key" = 'environment' AND "cluster_labels"."value" = 'production')"#
-        );
+        let list = r#""clusters"."id" IN (SELECT "cluster_id" FROM "cluster_labels" WHERE "cluster_labels"."key" = 'environment' AND "cluster_labels"."value" = 'production')"#;
         // Rows read first: a walk, or the provider's index.
         assert_eq!(where_of(Search::OnRows, &[]), probe);
         assert_eq!(
