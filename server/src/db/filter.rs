@@ -382,15 +382,18 @@ mod tests {
     use crate::db::tables::{CLUSTER_LABELS, CLUSTERS, NODEPOOL_LABELS, NODEPOOLS};
 
     fn sql(filter: &CommonFilter, backend: DbBackend) -> String {
-        let condition = common(
-            backend,
-            Search::Indexed,
-            &CLUSTERS,
-            &CLUSTER_LABELS,
-            filter,
-            &[],
-        )
-        .expect("a filter that can match");
+        cluster_where(filter, backend, Search::Indexed, &[])
+    }
+
+    /// The `WHERE` condition of a cluster list of `filter` and `exact`.
+    fn cluster_where(
+        filter: &CommonFilter,
+        backend: DbBackend,
+        how: Search,
+        exact: &[Exact<'_, cluster::Column>],
+    ) -> String {
+        let condition = common(backend, how, &CLUSTERS, &CLUSTER_LABELS, filter, exact)
+            .expect("a filter that can match");
         let statement = cluster::Entity::find()
             .filter(condition)
             .build(backend)
@@ -421,22 +424,7 @@ mod tests {
             value: "us-east1",
         }];
         let where_of = |how, exact: &[Exact<'_, cluster::Column>]| {
-            let condition = common(
-                DbBackend::Sqlite,
-                how,
-                &CLUSTERS,
-                &CLUSTER_LABELS,
-                &filter,
-                exact,
-            )
-            .expect("a filter that can match");
-            cluster::Entity::find()
-                .filter(condition)
-                .build(DbBackend::Sqlite)
-                .to_string()
-                .split_once(" WHERE ")
-                .map(|(_, condition)| condition.to_string())
-                .unwrap_or_default()
+            cluster_where(&filter, DbBackend::Sqlite, how, exact)
         };
         let probe = concat!(
             r#"EXISTS(SELECT 1 FROM "cluster_labels" WHERE "cluster_labels"."key" = 'environment' AND "cluster_labels"."value" = 'production'"#,
