@@ -19,7 +19,6 @@
 //!   filter, so they run without a transaction, under the timeout alone.
 
 use hyperfleet_api::{CommonFilter, Page};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityName, EntityTrait,
     IdenStatic, Iterable, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
@@ -54,10 +53,10 @@ pub enum Counting {
     /// matches of 10 000 clusters: a tenth of the time of counting them
     /// through the resource table).
     LabelRows { key: String, value: Option<String> },
-    /// Counted by the statement that also finds the page (PostgreSQL: and
-    /// reads its rows; SQLite: picks their ids): for an intersection of
-    /// search terms, the costly part, which is then computed once rather
-    /// than once for the count and again for the page.
+    /// Counted by the statement that also finds the page and reads its
+    /// rows: for an intersection of search terms, the costly part, which
+    /// is then computed once rather than once for the count and again for
+    /// the page.
     WithIds,
     /// Counted (`COUNT(*)`), then the page read in order.
     Rows,
@@ -327,8 +326,7 @@ async fn counted_page<R: Row>(
     let postgres = db.get_database_backend() == DbBackend::Postgres;
     let total = match counting {
         Counting::LabelRows { key, value } => label_rows::<R>(db, key, value.as_deref()).await?,
-        Counting::WithIds if postgres => return counted_with_rows(db, matching, page).await,
-        Counting::WithIds => return counted_with_page(db, matching, page).await,
+        Counting::WithIds => return counted_with_rows(db, matching, page).await,
         Counting::Rows => count(db, matching.clone()).await?,
     };
     // Past the last match there is nothing to fetch.
@@ -356,12 +354,13 @@ async fn in_order<R: Row>(
         .await?)
 }
 
-/// [`Counting::WithIds`] on PostgreSQL: the page's rows and the number of
-/// all matches in one statement. The matches (id and order key) are found
-/// once, through the search index, then both counted and sorted for the
-/// page (cheap next to finding them), and the page's rows read by primary
-/// key. The count comes as a column of every row; a page past the last
-/// match is one row with the count and no resource.
+/// [`Counting::WithIds`]: the page's rows and the number of all matches in
+/// one statement, so from one snapshot on either backend. The matches (id
+/// and order key) are found once (PostgreSQL: through the search index;
+/// SQLite: `MATERIALIZED` too, from 3.35), then both counted and sorted for
+/// the page (cheap next to finding them), and the page's rows read by
+/// primary key. The count comes as a column of every row; a page past the
+/// last match is one row with the count and no resource.
 async fn counted_with_rows<R: Row>(
     db: &impl ConnectionTrait,
     matching: Select<R::Entity>,
@@ -371,10 +370,12 @@ async fn counted_with_rows<R: Row>(
         .select_only()
         .column(R::COLUMNS.id)
         .column(R::COLUMNS.created_at)
-        .build(DbBackend::Postgres);
+        .build(db.get_database_backend());
     let table = R::Entity::default().table_name().to_string();
     let columns: Vec<String> = <R::Entity as EntityTrait>::Column::iter()
-        .map(|column| format!("r.\"{}\"", column.as_str()))
+        // Named, as SQLite would otherwise name `id` and `created_at`
+        // `id:2` and `created_at:1` beside the ORDER BY's `page` columns.
+        .map(|column| format!("r.\"{0}\" AS \"{0}\"", column.as_str()))
         .collect();
     // Offset and size are integers, written out rather than numbered after
     // the filter's own placeholders.
@@ -417,42 +418,6 @@ async fn label_rows<R: Row>(
         rows = rows.filter(labels.value.eq(value));
     }
     Ok(count(db, rows).await?)
-}
-
-/// [`Counting::WithIds`] on SQLite: the page's ids in order, each with
-/// the number of all matches (a window count over them), in one pass over
-/// the matches; then the page's rows by primary key. Only a page past the
-/// last match has no row to carry the count, and counts again.
-async fn counted_with_page<R: Row>(
-    db: &impl ConnectionTrait,
-    matching: Select<R::Entity>,
-    page: Page,
-) -> Result<(Vec<R>, u64), ServiceError> {
-    let found: Vec<(Uuid, i64)> = matching
-        .clone()
-        .select_only()
-        .column(R::COLUMNS.id)
-        .expr(Expr::cust("COUNT(*) OVER ()"))
-        .order_by_asc(R::COLUMNS.created_at)
-        .order_by_asc(R::COLUMNS.id)
-        .offset(page.offset())
-        .limit(u64::from(page.size))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let Some(&(_, total)) = found.first() else {
-        let total = if page.offset() == 0 {
-            0
-        } else {
-            count(db, matching).await?
-        };
-        return Ok((Vec::new(), total));
-    };
-    let ids = found.into_iter().map(|(id, _)| id).collect();
-    Ok((
-        rows_by_id(db, ids).await?,
-        u64::try_from(total).unwrap_or(0),
-    ))
 }
 
 /// The rows with these ids, oldest first.
