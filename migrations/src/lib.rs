@@ -15,6 +15,7 @@ mod m20261130_000011_search_index_without_pending_list;
 mod m20261130_000012_room_for_in_place_updates;
 mod m20261130_000013_paired_search_terms;
 mod m20261130_000014_phase_in_provider_index;
+mod m20261130_000015_placed_label_terms;
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000012_room_for_in_place_updates::Migration),
             Box::new(m20261130_000013_paired_search_terms::Migration),
             Box::new(m20261130_000014_phase_in_provider_index::Migration),
+            Box::new(m20261130_000015_placed_label_terms::Migration),
         ]
     }
 }

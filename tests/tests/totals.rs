@@ -32,8 +32,11 @@ const NODEPOOLS: &str = "/api/hyperfleet/v1/nodepools";
 
 /// The cluster filters a kept total can answer, and their expected totals
 /// at the end of the scenario below.
-const CLUSTER_FILTERS: [(&str, u64); 9] = [
+const CLUSTER_FILTERS: [(&str, u64); 10] = [
     ("", 11),
+    // One term on PostgreSQL (a label with the phase and the placement),
+    // which two clusters came to hold by turning Ready.
+    ("labels=env:dev&phase=Ready&provider=aws&region=us-east1", 2),
     ("labels=env:prod", 3),
     ("labels=env:dev", 8),
     ("labels=team", 4),
@@ -85,7 +88,17 @@ fn label_is(cluster: &types::Cluster, key: &str, value: &str) -> bool {
     cluster.labels.get(key).map(String::as_str) == Some(value)
 }
 
-const INTERSECTIONS: [(&str, Selects); 4] = [
+const INTERSECTIONS: [(&str, Selects); 5] = [
+    (
+        "labels=env:dev,team:x&phase=Not Ready&provider=gcp&region=us-east1",
+        |c| {
+            label_is(c, "env", "dev")
+                && label_is(c, "team", "x")
+                && c.status.phase == types::Phase::NotReady
+                && c.spec.provider.as_str() == "gcp"
+                && c.spec.region.as_str() == "us-east1"
+        },
+    ),
     ("labels=env:dev,team", |c| {
         label_is(c, "env", "dev") && c.labels.contains_key("team")
     }),

@@ -780,7 +780,7 @@ fn scenarios(fleet: &Fleet) -> Vec<Scenario> {
             pgbench_script: list_with_ids_script("clusters", COLUMNS, &contains("clusters")),
             pgbench_vars: vec![(
                 "terms",
-                r#"{"label:environment=production|phase:Ready","label:team=platform|phase:Ready","provider:gcp|region:us-east1"}"#
+                r#"{"label:environment=production|phase:Ready|provider:gcp|region:us-east1","label:team=platform|phase:Ready|provider:gcp|region:us-east1"}"#
                     .into(),
             )],
         },

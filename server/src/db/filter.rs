@@ -258,20 +258,24 @@ where
 const SQLITE_LEADING_EXACT: &str = "provider";
 
 /// The two exact filters whose terms each cluster also holds together, as
-/// one term (`provider:X|region:Y`, migration 000013).
+/// one term (`provider:X|region:Y`, migration 000013), and with each label
+/// and the phase (migration 000015).
 const PAIRED_EXACT: (&str, &str) = ("provider", "region");
 
 /// The search terms of a filter on PostgreSQL: those every match holds
 /// (labels, one phase, the exact columns) and those of which a match holds
 /// one (a set of two or more phases).
 ///
-/// Where the row holds a pair of terms as one term too (migration 000013:
-/// `label:k=v|phase:P` for each label with the phase, and a cluster's
-/// `provider:X|region:Y`), the pair is asked for instead of its parts: an
-/// intersection costs what its index entries cost to read, and a pair's
-/// entries are far fewer than its parts' (J3 on 100 000 clusters: three
-/// lists of ~10 000 entries instead of five of 14 000 to 60 000). A filter
-/// that is one pair, such as a label with a phase, then has a kept total.
+/// Where the row holds several terms as one term too, the combined term is
+/// asked for instead of its parts: an intersection costs what its index
+/// entries cost to read, and a combined term's entries are far fewer than
+/// its parts'. A cluster holds `provider:X|region:Y` (its placement), each
+/// label with its phase, `label:k=v|phase:P` (migration 000013), and each
+/// label with its phase and placement, `label:k=v|phase:P|provider:X|region:Y`
+/// (migration 000015); a node pool, each label with its phase. So J3 on
+/// 100 000 clusters reads two lists of ~1 000 entries, where its five
+/// single terms were five lists of 14 000 to 60 000. A filter that is one
+/// combined term, such as a label with a phase, then has a kept total.
 fn search_terms<C>(
     selectors: &BTreeMap<&str, Option<&str>>,
     filter: &CommonFilter,
@@ -288,34 +292,43 @@ fn search_terms<C>(
         [phase] => Some(phase.clone()),
         _ => None,
     };
+    let (first, second) = PAIRED_EXACT;
+    let placement = exact
+        .iter()
+        .find(|e| e.term == first)
+        .zip(exact.iter().find(|e| e.term == second))
+        .map(|(a, b)| format!("{}:{}|{}:{}", a.term, a.value, b.term, b.value));
     let mut all: Vec<String> = Vec::new();
-    let mut phase_paired = false;
+    let mut phase_carried = false;
+    let mut placement_carried = false;
     for (key, value) in selectors {
         match (value, &one_phase) {
             (Some(_), Some(phase)) => {
-                all.push(format!("{}|{phase}", label_term(key, *value)));
-                phase_paired = true;
+                let mut term = format!("{}|{phase}", label_term(key, *value));
+                if let Some(placement) = &placement {
+                    term = format!("{term}|{placement}");
+                    placement_carried = true;
+                }
+                all.push(term);
+                phase_carried = true;
             }
             _ => all.push(label_term(key, *value)),
         }
     }
     let any = match one_phase {
         Some(phase) => {
-            if !phase_paired {
+            if !phase_carried {
                 all.push(phase);
             }
             Vec::new()
         }
         None => phases,
     };
-    let (first, second) = PAIRED_EXACT;
-    let paired = exact
-        .iter()
-        .find(|e| e.term == first)
-        .zip(exact.iter().find(|e| e.term == second));
-    match paired {
-        Some((a, b)) => {
-            all.push(format!("{}:{}|{}:{}", a.term, a.value, b.term, b.value));
+    match placement {
+        Some(placement) => {
+            if !placement_carried {
+                all.push(placement);
+            }
             all.extend(
                 exact
                     .iter()
@@ -618,8 +631,9 @@ mod tests {
     }
 
     #[test]
-    fn exact_filters_and_one_phase_join_the_containment_as_pairs() {
-        // J3: each label paired with the phase, provider with region.
+    fn exact_filters_and_one_phase_join_the_containment_as_combined_terms() {
+        // J3: each label with the phase and the placement, which carry
+        // the phase and the placement.
         let j3 = CommonFilter {
             labels: vec![
                 equals("team", "platform"),
@@ -631,7 +645,34 @@ mod tests {
         };
         assert_eq!(
             containment(&j3, &provider_and_region()),
-            r#""clusters"."search" @> (CAST('{"label:environment=production|phase:Ready","label:team=platform|phase:Ready","provider:gcp|region:us-east1"}' AS text[]))"#
+            r#""clusters"."search" @> (CAST('{"label:environment=production|phase:Ready|provider:gcp|region:us-east1","label:team=platform|phase:Ready|provider:gcp|region:us-east1"}' AS text[]))"#
+        );
+        // Without the phase, the placement is one term beside the labels;
+        // without the region, each label is paired with the phase only.
+        let labels_only = CommonFilter {
+            phases: vec![],
+            ..j3.clone()
+        };
+        assert_eq!(
+            containment(&labels_only, &provider_and_region()),
+            r#""clusters"."search" @> (CAST('{"label:environment=production","label:team=platform","provider:gcp|region:us-east1"}' AS text[]))"#
+        );
+        assert_eq!(
+            containment(&j3, &provider_and_region()[..1]),
+            r#""clusters"."search" @> (CAST('{"label:environment=production|phase:Ready","label:team=platform|phase:Ready","provider:gcp"}' AS text[]))"#
+        );
+        // A bare key beside a label with a value: the value's term carries
+        // the phase and placement, the key stays single.
+        let with_bare_key = CommonFilter {
+            labels: vec![
+                equals("environment", "production"),
+                LabelSelector::Exists { key: "team".into() },
+            ],
+            ..j3.clone()
+        };
+        assert_eq!(
+            containment(&with_bare_key, &provider_and_region()),
+            r#""clusters"."search" @> (CAST('{"label:environment=production|phase:Ready|provider:gcp|region:us-east1","label:team"}' AS text[]))"#
         );
         // A bare key has no pair: it and the phase stay single terms; a
         // provider alone stays single too.
@@ -732,6 +773,18 @@ mod tests {
         assert_eq!(
             tally(&label_and_phase, Search::Indexed),
             Some(vec!["label:env=prod|phase:Ready".to_string()])
+        );
+        // And with a placement too.
+        assert_eq!(
+            tally_terms(
+                DbBackend::Postgres,
+                Search::Indexed,
+                &label_and_phase,
+                &provider_and_region()
+            ),
+            Some(vec![
+                "label:env=prod|phase:Ready|provider:gcp|region:us-east1".to_string()
+            ])
         );
         let named = CommonFilter {
             name: Some(NameFilter::Like(glob_to_like("*"))),
