@@ -879,8 +879,8 @@ fn opening(totals: &str) -> String {
 fn kept_total(kind: &str, terms: &str) -> String {
     format!(
         "(coalesce((SELECT sum(n) FROM search_totals WHERE kind = '{kind}' \
-         AND term = ANY(CAST({terms} AS text[]))), 0) + coalesce((SELECT sum(delta) \
-         FROM search_tally WHERE kind = '{kind}' AND term = ANY(CAST({terms} AS text[]))), 0))::bigint"
+         AND term = ANY(ARRAY(SELECT unnest(CAST({terms} AS text[]))))), 0) + coalesce((SELECT sum(delta) \
+         FROM search_tally WHERE kind = '{kind}' AND term = ANY(ARRAY(SELECT unnest(CAST({terms} AS text[]))))), 0))::bigint"
     )
 }
 

@@ -33,10 +33,18 @@ const FOLD_LOCK: i64 = 0x48_46_54_41_4c_4c_59;
 /// in the reading statement's snapshot: the kept totals plus the deltas
 /// not yet folded into them, in one statement, so a fold committing
 /// meanwhile is seen whole or not at all.
+///
+/// The terms are parsed once per statement (`ARRAY(SELECT unnest(...))`,
+/// an init plan): in the prepared statement's generic plan a bare
+/// `CAST($terms AS text[])` is parsed again for every kept total it is
+/// compared with, and with a cluster's label, phase and placement terms
+/// (migration 000015) there are hundreds of them; that doubled
+/// PostgreSQL's time for an unfiltered page.
 pub fn total_expression(kind: usize, terms: usize) -> String {
+    let terms = format!("ARRAY(SELECT unnest(CAST(${terms} AS text[])))");
     format!(
-        "(coalesce((SELECT sum(n) FROM search_totals WHERE kind = ${kind} AND term = ANY(CAST(${terms} AS text[]))), 0) \
-         + coalesce((SELECT sum(delta) FROM search_tally WHERE kind = ${kind} AND term = ANY(CAST(${terms} AS text[]))), 0))::bigint"
+        "(coalesce((SELECT sum(n) FROM search_totals WHERE kind = ${kind} AND term = ANY({terms})), 0) \
+         + coalesce((SELECT sum(delta) FROM search_tally WHERE kind = ${kind} AND term = ANY({terms})), 0))::bigint"
     )
 }
 
