@@ -878,9 +878,10 @@ fn opening(totals: &str) -> String {
 /// terms in `terms` (a pgbench variable, `:name`, or a literal).
 fn kept_total(kind: &str, terms: &str) -> String {
     format!(
-        "(coalesce((SELECT sum(n) FROM search_totals WHERE kind = '{kind}' \
-         AND term = ANY(ARRAY(SELECT unnest(CAST({terms} AS text[]))))), 0) + coalesce((SELECT sum(delta) \
-         FROM search_tally WHERE kind = '{kind}' AND term = ANY(ARRAY(SELECT unnest(CAST({terms} AS text[]))))), 0))::bigint"
+        "(SELECT coalesce(sum((SELECT s.n FROM search_totals s WHERE s.kind = '{kind}' \
+         AND s.term = t.term)), 0) + coalesce(sum((SELECT sum(d.delta) FROM search_tally d \
+         WHERE d.kind = '{kind}' AND d.term = t.term)), 0) \
+         FROM (SELECT DISTINCT unnest(CAST({terms} AS text[])) AS term) t)::bigint"
     )
 }
 

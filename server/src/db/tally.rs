@@ -34,17 +34,19 @@ const FOLD_LOCK: i64 = 0x48_46_54_41_4c_4c_59;
 /// not yet folded into them, in one statement, so a fold committing
 /// meanwhile is seen whole or not at all.
 ///
-/// The terms are parsed once per statement (`ARRAY(SELECT unnest(...))`,
-/// an init plan): in the prepared statement's generic plan a bare
-/// `CAST($terms AS text[])` is parsed again for every kept total it is
-/// compared with, and with a cluster's label, phase and placement terms
-/// (migration 000015) there are hundreds of them; that doubled
-/// PostgreSQL's time for an unfiltered page.
+/// Each term is looked up by itself, one probe of `(kind, term)` in each
+/// table: a comparison with the whole array (`term = ANY(...)`) is, in the
+/// prepared statement's generic plan, a filter on every kept total of the
+/// kind rather than an index condition, and with a cluster's label, phase
+/// and placement terms (migration 000015) there are hundreds of them. The
+/// terms are made distinct first, so a term given twice counts once.
 pub fn total_expression(kind: usize, terms: usize) -> String {
-    let terms = format!("ARRAY(SELECT unnest(CAST(${terms} AS text[])))");
     format!(
-        "(coalesce((SELECT sum(n) FROM search_totals WHERE kind = ${kind} AND term = ANY({terms})), 0) \
-         + coalesce((SELECT sum(delta) FROM search_tally WHERE kind = ${kind} AND term = ANY({terms})), 0))::bigint"
+        "(SELECT coalesce(sum((SELECT s.n FROM search_totals s \
+         WHERE s.kind = ${kind} AND s.term = t.term)), 0) \
+         + coalesce(sum((SELECT sum(d.delta) FROM search_tally d \
+         WHERE d.kind = ${kind} AND d.term = t.term)), 0) \
+         FROM (SELECT DISTINCT unnest(CAST(${terms} AS text[])) AS term) t)::bigint"
     )
 }
 
