@@ -5,10 +5,7 @@ use hyperfleet_api::{
     Cluster, ClusterCreateRequest, ClusterList, ClusterListKind, ClusterListParams, ClusterPatch,
     ClusterSpec, IfMatch, Labels, check_cluster_list, check_idempotency_key, validation,
 };
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, SqlErr, TransactionTrait,
-    Value,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, SqlErr, Value};
 use uuid::Uuid;
 
 use crate::auth::Caller;
@@ -16,7 +13,6 @@ use crate::context::ServerContext;
 use crate::db::entities::{cluster, nodepool};
 use crate::db::filter;
 use crate::db::tables::{CLUSTER_LABELS, CLUSTERS};
-use crate::db::write_transaction;
 use crate::error::ServiceError;
 use crate::resource::feed::{self, Event};
 use crate::resource::idempotency::{self, Claim, Created, Keyed};
@@ -82,7 +78,7 @@ async fn insert(
         resource_version: 0,
     };
 
-    let txn = ctx.db.begin_with_options(write_transaction()).await?;
+    let (_writing, txn) = ctx.begin_write().await?;
     let inserted = cluster::Entity::insert(cluster::ActiveModel::from(row.clone()))
         .exec_without_returning(&txn)
         .await;
@@ -224,7 +220,7 @@ pub async fn update(
     patch: ClusterPatch,
 ) -> Result<Cluster, ServiceError> {
     caller.check_write()?;
-    let txn = ctx.db.begin_with_options(write_transaction()).await?;
+    let (_writing, txn) = ctx.begin_write().await?;
     let mut row = find_locked(&txn, caller, segment).await?;
     feed::check_if_match(&row, if_match.as_ref())?;
     let spec_patch = patch.spec.unwrap_or_default();
@@ -252,7 +248,7 @@ pub async fn delete(
     if_match: Option<IfMatch>,
 ) -> Result<Cluster, ServiceError> {
     caller.check_write()?;
-    let txn = ctx.db.begin_with_options(write_transaction()).await?;
+    let (_writing, txn) = ctx.begin_write().await?;
     let mut row = find_locked(&txn, caller, segment).await?;
     feed::check_if_match(&row, if_match.as_ref())?;
     if !force && !row.is_terminating() {

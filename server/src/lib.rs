@@ -13,6 +13,7 @@ pub mod docs;
 pub mod error;
 pub mod events;
 pub mod http_entrypoints;
+pub mod list_gate;
 pub mod listener;
 pub mod logging;
 pub mod metrics;
@@ -34,6 +35,7 @@ use crate::auth::Tokens;
 use crate::context::ServerContext;
 pub use crate::events::Retention;
 use crate::http_entrypoints::HyperfleetApiImpl;
+use crate::list_gate::ListGate;
 pub use crate::listener::Limits;
 use crate::listener::Listener;
 use crate::metrics::Metrics;
@@ -164,15 +166,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         aggregation: config.aggregation,
         metrics: metrics.clone(),
         tokens: config.auth,
-        list_permits: Arc::new(tokio::sync::Semaphore::new(
-            config.list_concurrency.unwrap_or_else(|| {
-                db::list_share(
-                    &config.database_url,
-                    config.database_pool_size,
-                    std::thread::available_parallelism().map_or(1, usize::from),
-                )
-            }),
-        )),
+        list_gate: ListGate::new(config.list_concurrency.unwrap_or_else(|| {
+            db::list_share(
+                &config.database_url,
+                config.database_pool_size,
+                std::thread::available_parallelism().map_or(1, usize::from),
+            )
+        })),
         // A zero timeout means unbounded, for the database and the wait alike.
         statement_timeout: if config.statement_timeout.is_zero() {
             Duration::MAX

@@ -6,10 +6,7 @@ use hyperfleet_api::{
     NodePoolListKind, NodePoolListParams, NodePoolPatch, NodePoolQuery, NodePoolSpec,
     check_idempotency_key, check_nodepool_list, check_nodepool_list_all, validation,
 };
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, SqlErr, TransactionTrait,
-    Value,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, SqlErr, Value};
 use uuid::Uuid;
 
 use crate::access::Scope;
@@ -19,7 +16,6 @@ use crate::context::ServerContext;
 use crate::db::entities::nodepool;
 use crate::db::filter;
 use crate::db::tables::{NODEPOOL_LABELS, NODEPOOLS};
-use crate::db::write_transaction;
 use crate::error::ServiceError;
 use crate::resource::feed::{self, Event};
 use crate::resource::idempotency::{self, Claim, Created, Keyed};
@@ -65,7 +61,7 @@ async fn insert(
     request: NodePoolCreateRequest,
     claim: Option<Claim>,
 ) -> Result<NodePool, ServiceError> {
-    let txn = ctx.db.begin_with_options(write_transaction()).await?;
+    let (_writing, txn) = ctx.begin_write().await?;
     // Locked, so a concurrent delete cannot slip a pool under a cluster
     // that is already terminating.
     let parent = cluster::find_locked(&txn, caller, cluster_segment).await?;
@@ -274,7 +270,7 @@ pub async fn update(
     patch: NodePoolPatch,
 ) -> Result<NodePool, ServiceError> {
     caller.check_write()?;
-    let txn = ctx.db.begin_with_options(write_transaction()).await?;
+    let (_writing, txn) = ctx.begin_write().await?;
     let mut row = find_locked(&txn, caller, cluster_segment, segment).await?;
     feed::check_if_match(&row, if_match.as_ref())?;
     let spec_patch = patch.spec.unwrap_or_default();
@@ -301,7 +297,7 @@ pub async fn delete(
     if_match: Option<IfMatch>,
 ) -> Result<NodePool, ServiceError> {
     caller.check_write()?;
-    let txn = ctx.db.begin_with_options(write_transaction()).await?;
+    let (_writing, txn) = ctx.begin_write().await?;
     let mut row = find_locked(&txn, caller, cluster_segment, segment).await?;
     feed::check_if_match(&row, if_match.as_ref())?;
     deletion::delete(ctx, &txn, &mut row, force).await?;

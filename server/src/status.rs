@@ -11,16 +11,13 @@ use chrono::{DateTime, Utc};
 use hyperfleet_api::{
     AdapterStatus, AdapterStatusList, AdapterStatusReport, Condition, FINALIZED, validation,
 };
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::context::ServerContext;
 use crate::db::entities::adapter_status;
-use crate::db::write_transaction;
 use crate::error::ServiceError;
 use crate::resource::deletion;
 use crate::resource::phase::{AdapterState, adapter_message, waiting};
@@ -72,7 +69,7 @@ pub async fn report(
     report: AdapterStatusReport,
 ) -> Result<AdapterStatus, ServiceError> {
     validation::check_status_report(&report)?;
-    let txn = ctx.db.begin_with_options(write_transaction()).await?;
+    let (_writing, txn) = ctx.begin_write().await?;
     let target = locate(&txn, caller, subject, true).await?;
     if report.observed_generation > target.generation {
         return Err(ServiceError::GenerationAhead {

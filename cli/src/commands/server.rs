@@ -73,8 +73,9 @@ pub struct ServeArgs {
     /// Most list requests whose queries run at once; more wait for a turn
     /// (at most `--statement-timeout`, then 503). Default: a quarter of the
     /// pool, and no more than this machine's cores, since each list keeps a
-    /// core busy and more only slow lookups and adapters' reports. Raise it
-    /// when PostgreSQL runs on a machine with more cores.
+    /// core busy and more only slow lookups and adapters' reports. While a
+    /// write is in flight, lists that start get one fewer (at least one).
+    /// Raise it when PostgreSQL runs on a machine with more cores.
     #[arg(long, env = "HYPERFLEET_LIST_CONCURRENCY", value_parser = clap::value_parser!(u32).range(1..))]
     list_concurrency: Option<u32>,
     /// Which adapters each kind requires and in what order they run: a YAML

@@ -7,10 +7,11 @@
 //! What keeps a list from holding the database (docs/filters.md, "Cost"):
 //! - a filter that cannot match (`db::filter::fold_labels`) is answered
 //!   empty without a statement;
-//! - at most `ServerContext::list_permits` lists run at once, so the other
-//!   connections stay free for lookups and adapters' reports; a list that
-//!   cannot get a permit within the statement timeout is answered 503 like
-//!   one that ran too long;
+//! - at most as many lists run at once as `ServerContext::list_gate` lets
+//!   (one fewer while writes are in flight), so the other connections and
+//!   a core stay free for lookups and adapters' reports; a list that cannot
+//!   get its turn within the statement timeout is answered 503 like one
+//!   that ran too long;
 //! - every statement is under the pool's statement timeout (`db::connect`);
 //! - on PostgreSQL the statements run in one transaction whose backend is
 //!   known, so when the client disconnects (and dropshot drops the handler)
@@ -132,13 +133,12 @@ pub async fn fetch<R: Row>(
         matching(Search::OnRows)
             .ok_or_else(|| ServiceError::Corrupt("a filter matched something, then nothing".into()))
     };
-    let _permit =
-        match tokio::time::timeout(ctx.statement_timeout, ctx.list_permits.acquire()).await {
-            Ok(Ok(permit)) => permit,
-            // Closed only when the server stops.
-            Ok(Err(_)) => return Err(ServiceError::DatabaseUnreachable),
-            Err(_) => return Err(ServiceError::Busy),
-        };
+    let _permit = match tokio::time::timeout(ctx.statement_timeout, ctx.list_gate.enter()).await {
+        Ok(Ok(permit)) => permit,
+        // Closed only when the server stops.
+        Ok(Err(_)) => return Err(ServiceError::DatabaseUnreachable),
+        Err(_) => return Err(ServiceError::Busy),
+    };
     let counting = match (sqlite_position, total) {
         (Some(position), total) => {
             let counting = match total {
