@@ -133,9 +133,9 @@ pub async fn fetch<R: Row>(
         matching(Search::OnRows)
             .ok_or_else(|| ServiceError::Corrupt("a filter matched something, then nothing".into()))
     };
-    let _permit = match tokio::time::timeout(ctx.statement_timeout, ctx.list_gate.enter()).await {
-        Ok(Ok(permit)) => permit,
-        // Closed only when the server stops.
+    let _turn = match tokio::time::timeout(ctx.statement_timeout, ctx.list_gate.enter()).await {
+        Ok(Ok(turn)) => turn,
+        // Nothing closes the gate; should anything ever, the server is stopping.
         Ok(Err(_)) => return Err(ServiceError::DatabaseUnreachable),
         Err(_) => return Err(ServiceError::Busy),
     };
